@@ -1,0 +1,450 @@
+"""`EvolutionaryOracle`: a Keras Tuner oracle that evolves a population of configurations."""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import os
+import time
+from typing import Any
+
+import keras_tuner
+import numpy as np
+from keras_tuner.engine.trial import TrialStatus
+
+from keras_tuner_evolution import genome as genome_lib
+from keras_tuner_evolution import operators
+from keras_tuner_evolution.history import HISTORY_FILE, Generation, History
+
+logger = logging.getLogger("keras_tuner_evolution")
+
+# A duplicate child is mutated again this many times before a fresh random member replaces it.
+MAX_REMUTATIONS = 10
+# Random draws tried before the unseen configurations of a finite space are enumerated.
+MAX_RANDOM_DRAWS = 50
+# Finite spaces up to this size are enumerated to find an unseen configuration exactly.
+MAX_ENUMERATION = 200_000
+# Seconds a tuner waits after an IDLE answer, so that workers do not spin on the oracle.
+IDLE_WAIT = 0.2
+
+
+def default_population_size(max_trials: int | None) -> int:
+    """Population size for a budget: a fifth of the trials, between 4 and 20.
+
+    A small budget still gets several generations; 100 trials or more get 20 members.
+    """
+    if max_trials is None:
+        return 20
+    return int(min(20, max(4, max_trials // 5)))
+
+
+def resolve_count(value: int | float, total: int, name: str, minimum: int = 0) -> int:
+    """Turns an int count or a float fraction of `total` into a count."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"`{name}` must be an int or a float fraction, got {value!r}.")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    count = int(round(float(value) * total))
+    return max(minimum, count) if value > 0 else count
+
+
+def _check_int(value: Any, name: str, minimum: int, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
+
+
+def _check_fraction(value: Any, name: str, low: float, high: float, open_low: bool) -> None:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (low < value if open_low else low <= value) and value <= high
+    if not ok:
+        bracket = "(" if open_low else "["
+        raise ValueError(f"`{name}` must be a number in {bracket}{low}, {high}], got {value!r}.")
+
+
+class EvolutionaryOracle(keras_tuner.Oracle):
+    """Evolves a population of hyperparameter configurations ("natural selection").
+
+    Generation 0 is `population_size` distinct random configurations. Each next generation
+    carries over the `elites` fittest configurations found so far with their scores (they are
+    never trained again), draws `breeders` from the previous generation with a probability
+    that rises with fitness, and fills the population with children: uniform crossover of two
+    breeders, then mutation in probability space. Every configuration ever started is
+    remembered, so none is trained twice; when the space runs out the search stops.
+
+    Generations are planned as soon as the previous one is fully handed out, from the members
+    that have completed by then, so parallel workers never wait for a generation's slowest trial.
+    With one worker this is exactly the classic generational algorithm.
+
+    Args:
+        objective: As for `keras_tuner.Oracle`: a metric name, a `keras_tuner.Objective`, or a
+            list of them.
+        max_trials: Maximum number of trials (configurations trained). Elites carried over are
+            not trials. None with `generations` given: derived from it. None and no
+            `generations`: unlimited, until the space is exhausted.
+        population_size: Members per generation, >= 2. None chooses from the budget: a fifth of
+            `max_trials` between 4 and 20 (20 when only `generations` is given).
+        generations: Maximum number of generations, >= 1. When both `generations` and
+            `max_trials` are given, both are limits: the search stops at whichever is reached
+            first.
+        elites: Fittest configurations carried into each next generation: an int in
+            `[0, population_size)`, or a fraction of `population_size` in `[0, 1)` (a positive
+            fraction keeps at least one). Defaults to 0.1.
+        breeders: Fraction of the population drawn as parents, in `(0, 1]` (at least 2 are
+            drawn). Defaults to 0.5.
+        mutation_rate: Probability that each gene of a child mutates, in `[0, 1]`. Defaults to
+            0.1.
+        mutation_scale: Standard deviation of a mutation's step in probability space for
+            ordered hyperparameters (Int, Float, ordered Choice), in `(0, 1]`. Defaults to 0.2.
+        selection_pressure: How much fitter members are favoured as breeders, >= 0: with `p`
+            the best member is `e**p` times likelier to breed than the worst; 0 is uniform.
+            Only the ranking of scores matters, so it works for any objective direction, sign
+            or scale. Defaults to 2.0.
+        seed: Int seed of the evolution's own random generator (0 is a valid seed).
+        hyperparameters: As for `keras_tuner.Oracle`.
+        allow_new_entries: As for `keras_tuner.Oracle`.
+        tune_new_entries: As for `keras_tuner.Oracle`.
+        max_retries_per_trial: As for `keras_tuner.Oracle`.
+        max_consecutive_failed_trials: As for `keras_tuner.Oracle`.
+    """
+
+    def __init__(
+        self,
+        objective=None,
+        max_trials: int | None = None,
+        population_size: int | None = None,
+        generations: int | None = None,
+        elites: int | float = 0.1,
+        breeders: float = 0.5,
+        mutation_rate: float = 0.1,
+        mutation_scale: float = 0.2,
+        selection_pressure: float = 2.0,
+        seed: int | None = None,
+        hyperparameters=None,
+        allow_new_entries: bool = True,
+        tune_new_entries: bool = True,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 3,
+    ):
+        _check_int(max_trials, "max_trials", 1, allow_none=True)
+        _check_int(population_size, "population_size", 2, allow_none=True)
+        _check_int(generations, "generations", 1, allow_none=True)
+        _check_fraction(breeders, "breeders", 0.0, 1.0, open_low=True)
+        _check_fraction(mutation_rate, "mutation_rate", 0.0, 1.0, open_low=False)
+        _check_fraction(mutation_scale, "mutation_scale", 0.0, 1.0, open_low=True)
+        _check_fraction(selection_pressure, "selection_pressure", 0.0, 50.0, open_low=False)
+        _check_int(seed, "seed", 0, allow_none=True)
+        _check_int(max_retries_per_trial, "max_retries_per_trial", 0)
+        _check_int(max_consecutive_failed_trials, "max_consecutive_failed_trials", 1)
+
+        if population_size is None:
+            population_size = 20 if max_trials is None else default_population_size(max_trials)
+        if isinstance(elites, float) and not 0.0 <= elites < 1.0:
+            raise ValueError(f"`elites` as a fraction must be in [0, 1), got {elites!r}.")
+        n_elites = resolve_count(elites, population_size, "elites", minimum=1)
+        if not 0 <= n_elites < population_size:
+            raise ValueError(
+                f"`elites` must be in [0, population_size) = [0, {population_size}), "
+                f"got {elites!r}."
+            )
+        if generations is not None:
+            by_generations = population_size + (generations - 1) * (population_size - n_elites)
+            max_trials = by_generations if max_trials is None else min(max_trials, by_generations)
+
+        super().__init__(
+            objective=objective,
+            max_trials=max_trials,
+            hyperparameters=hyperparameters,
+            allow_new_entries=allow_new_entries,
+            tune_new_entries=tune_new_entries,
+            seed=seed,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        if seed is not None:
+            self.seed = seed  # the base class treats 0 as "no seed"
+        self.population_size = population_size
+        self.generations = generations
+        self.elites = n_elites
+        self.breeders = max(2, resolve_count(float(breeders), population_size, "breeders"))
+        self.mutation_rate = float(mutation_rate)
+        self.mutation_scale = float(mutation_scale)
+        self.selection_pressure = float(selection_pressure)
+
+        self._rng = np.random.default_rng(self.seed)
+        self._generations: list[dict[str, Any]] = []
+        self._lineage: dict[str, dict[str, Any]] = {}
+        self._stop_reason: str | None = None
+        # Derived, rebuilt when the space grows or the state is reloaded.
+        self._genomes: dict[str, genome_lib.Genome] = {}
+        self._seen: dict[str, str] | None = {}
+        self._space_size: tuple[int, int | None] | None = None
+
+    # Keras Tuner hooks -----------------------------------------------------------------------
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        """Proposes the next member of the population (called under the oracle's lock).
+
+        Returns:
+            `{"status": RUNNING, "values": {...}}`, `{"status": IDLE}` while the next generation
+            cannot be bred yet, or `{"status": STOPPED}` when the search is over.
+        """
+        self._ensure_seen()
+        if not self._generations:
+            self._start_generation()
+        generation = self._generations[-1]
+        if self._children_left(generation) <= 0:
+            if self.generations is not None and len(self._generations) >= self.generations:
+                return self._stop("generations")
+            if not self._pool(generation) and self._running_members(generation):
+                return {"status": TrialStatus.IDLE, "values": None}
+            generation = self._start_generation()
+
+        proposal = self._propose(generation)
+        if proposal is None:
+            if self.ongoing_trials and self.allow_new_entries and self.tune_new_entries:
+                # A running trial may still register new hyperparameters and grow the space.
+                return {"status": TrialStatus.IDLE, "values": None}
+            return self._stop("exhausted")
+        genome, record = proposal
+
+        generation["members"].append(trial_id)
+        self._genomes[trial_id] = genome
+        self._seen[genome_lib.genome_hash(genome)] = trial_id
+        self._lineage[trial_id] = {"generation": generation["index"], **record}
+        return {"status": TrialStatus.RUNNING, "values": dict(genome)}
+
+    def create_trial(self, tuner_id: str):
+        """Creates a trial; after an IDLE answer waits briefly, outside the lock."""
+        trial = self._create_trial_locked(tuner_id)
+        if trial.status == TrialStatus.IDLE:
+            time.sleep(IDLE_WAIT)
+        return trial
+
+    @keras_tuner.synchronized
+    def _create_trial_locked(self, tuner_id: str):
+        trial = super().create_trial(tuner_id)
+        if trial.status == TrialStatus.STOPPED and self._stop_reason is None:
+            self._stop_reason = "max_trials"
+            self._save_history()
+        return trial
+
+    @keras_tuner.synchronized
+    def update_space(self, hyperparameters) -> None:
+        before = len(self.hyperparameters.space)
+        super().update_space(hyperparameters)
+        if len(self.hyperparameters.space) != before:
+            # New hyperparameters change every genome's active values: rehash lazily.
+            self._seen = None
+            self._space_size = None
+
+    def save(self) -> None:
+        super().save()
+        self._save_history()
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        state["evolution"] = {
+            "population_size": self.population_size,
+            "elites": self.elites,
+            "breeders": self.breeders,
+            "generations": self._generations,
+            "lineage": self._lineage,
+            "stop_reason": self._stop_reason,
+            "rng_state": self._rng.bit_generator.state,
+        }
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        evolution = state.get("evolution")
+        if evolution is None:
+            return  # a project made by another oracle: its trials still count as seen
+        # The population's shape is part of a running evolution: keep the saved one.
+        self.population_size = evolution["population_size"]
+        self.elites = evolution["elites"]
+        self.breeders = evolution["breeders"]
+        self._generations = evolution["generations"]
+        self._lineage = evolution["lineage"]
+        # Limits may have been raised on resume, so only exhaustion is final.
+        reason = evolution["stop_reason"]
+        self._stop_reason = reason if reason == "exhausted" else None
+        self._rng.bit_generator.state = evolution["rng_state"]
+        self._seen = None
+
+    # The population --------------------------------------------------------------------------
+
+    @property
+    def history(self) -> History:
+        """The `History` of this search so far."""
+        self._ensure_seen()
+        generations = []
+        for plan in self._generations:
+            scores = [self._score(trial_id) for trial_id in plan["members"]]
+            generations.append(
+                Generation(
+                    index=plan["index"],
+                    members=list(plan["members"]),
+                    elites=list(plan["elites"]),
+                    scores=scores,
+                )
+            )
+        return History(
+            objective=self._objective_name(),
+            direction=self.objective.direction,
+            generations=generations,
+            genomes={tid: dict(g) for tid, g in self._genomes.items()},
+            stop_reason=self._stop_reason,
+            lineage={tid: dict(r) for tid, r in self._lineage.items()},
+        )
+
+    def _objective_name(self) -> str:
+        name = getattr(self.objective, "name", None)
+        return name if isinstance(name, str) else "multi_objective"
+
+    def _score(self, trial_id: str) -> float | None:
+        trial = self.trials.get(trial_id)
+        if trial is None or trial.status != TrialStatus.COMPLETED or trial.score is None:
+            return None
+        score = float(trial.score)
+        return score if math.isfinite(score) else None
+
+    def _completed(self, trial_ids) -> list[tuple[str, float]]:
+        found = []
+        for trial_id in trial_ids:
+            score = self._score(trial_id)
+            if score is not None:
+                found.append((trial_id, score))
+        return found
+
+    def _children_left(self, generation: dict[str, Any]) -> int:
+        return generation["n_children"] - (len(generation["members"]) - len(generation["elites"]))
+
+    def _pool(self, generation: dict[str, Any]) -> list[tuple[str, float]]:
+        return self._completed(generation["members"])
+
+    def _running_members(self, generation: dict[str, Any]) -> list[str]:
+        running = {trial.trial_id for trial in self.ongoing_trials.values()}
+        running.update(self._retry_queue)
+        return [tid for tid in generation["members"] if tid in running]
+
+    def _start_generation(self) -> dict[str, Any]:
+        """Plans the next generation: elites carried over, breeders drawn."""
+        index = len(self._generations)
+        elites: list[str] = []
+        breeders: list[str] = []
+        if index > 0:
+            direction = self.objective.direction
+            everyone = self._completed(self.trials)
+            ranked = operators.select_elites([s for _, s in everyone], self.elites, direction)
+            elites = [everyone[i][0] for i in ranked]
+            pool = self._pool(self._generations[-1])
+            if len(pool) < 2:
+                # Too few survivors in the last generation: let the best of all time breed.
+                extra = [everyone[i] for i in operators.select_elites(
+                    [s for _, s in everyone], self.breeders, direction)]
+                pool += [member for member in extra if member not in pool]
+            picked = operators.select_breeders(
+                self._rng,
+                [s for _, s in pool],
+                self.breeders,
+                direction,
+                self.selection_pressure,
+            )
+            breeders = [pool[i][0] for i in picked]
+        generation = {
+            "index": index,
+            "members": list(elites),
+            "elites": elites,
+            "breeders": breeders,
+            "n_children": self.population_size - len(elites),
+        }
+        self._generations.append(generation)
+        return generation
+
+    def _propose(self, generation: dict[str, Any]):
+        """A new unseen genome and its lineage record, or None if the space is exhausted."""
+        space = self.hyperparameters
+        breeders = [tid for tid in generation["breeders"] if tid in self._genomes]
+        if breeders:
+            mother, father = operators.pick_parents(self._rng, breeders)
+            child, _ = operators.uniform_crossover(
+                self._rng, self._genomes[mother], self._genomes[father]
+            )
+            child = genome_lib.repair(space, child, self._rng)
+            child, mutated = operators.mutate(
+                self._rng, space, child, self.mutation_rate, self.mutation_scale
+            )
+            for _ in range(MAX_REMUTATIONS):
+                if not self._is_seen(child):
+                    parents = sorted({mother, father})
+                    return child, {"origin": "child", "parents": parents, "mutated": mutated}
+                child, more = operators.mutate(
+                    self._rng, space, child, self.mutation_rate, self.mutation_scale,
+                    at_least_one=True,
+                )
+                mutated = sorted(set(mutated) | set(more))
+        fresh = self._fresh_genome()
+        if fresh is None:
+            return None
+        return fresh, {"origin": "random", "parents": [], "mutated": []}
+
+    def _fresh_genome(self) -> genome_lib.Genome | None:
+        """A random configuration never seen before, or None when there is none left."""
+        space = self.hyperparameters
+        for _ in range(MAX_RANDOM_DRAWS):
+            candidate = genome_lib.random_genome(space, self._rng)
+            if not self._is_seen(candidate):
+                return candidate
+        size = self._count_space()
+        if size is None or size > MAX_ENUMERATION:
+            for _ in range(20 * MAX_RANDOM_DRAWS):
+                candidate = genome_lib.random_genome(space, self._rng)
+                if not self._is_seen(candidate):
+                    return candidate
+            return None
+        if len(self._seen) >= size:
+            return None
+        unseen = [g for g in genome_lib.enumerate_genomes(space) if not self._is_seen(g)]
+        if not unseen:
+            return None
+        return unseen[int(self._rng.integers(len(unseen)))]
+
+    def _count_space(self) -> int | None:
+        n_hps = len(self.hyperparameters.space)
+        if self._space_size is None or self._space_size[0] != n_hps:
+            self._space_size = (n_hps, genome_lib.count_configurations(self.hyperparameters))
+        return self._space_size[1]
+
+    def _is_seen(self, genome: genome_lib.Genome) -> bool:
+        return genome_lib.genome_hash(genome) in self._seen
+
+    def _ensure_seen(self) -> None:
+        """Rebuilds the genomes and hashes of all trials ever started, when stale."""
+        if self._seen is not None:
+            return
+        self._genomes = {
+            trial_id: genome_lib.repair(self.hyperparameters, trial.hyperparameters.values)
+            for trial_id, trial in self.trials.items()
+        }
+        self._seen = {genome_lib.genome_hash(g): tid for tid, g in self._genomes.items()}
+
+    def _stop(self, reason: str) -> dict[str, Any]:
+        if self._stop_reason != reason:
+            self._stop_reason = reason
+            if reason == "exhausted":
+                logger.warning(
+                    "Search space exhausted: all %d distinct configurations have been tried; "
+                    "the search stops.",
+                    len(self._seen),
+                )
+            else:
+                logger.info("The search reached its %s limit.", reason)
+        return {"status": TrialStatus.STOPPED, "values": None}
+
+    def _save_history(self) -> None:
+        if getattr(self, "_directory", None) is None:
+            return
+        self.history.save(os.path.join(self._project_dir, HISTORY_FILE))

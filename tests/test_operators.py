@@ -1,0 +1,112 @@
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+from keras_tuner_evolution import genome as genome_lib
+from keras_tuner_evolution import operators
+
+
+@pytest.mark.parametrize("scores", [[1.0, 2.0, 3.0], [-3.0, -2.0, -1.0], [0.0, 10.0, 1e6]])
+def test_weights_rise_with_fitness_for_max(scores):
+    weights = operators.selection_weights(scores, "max", pressure=2.0)
+    assert weights.sum() == pytest.approx(1.0)
+    assert weights[0] < weights[1] < weights[2]
+    assert weights[2] / weights[0] == pytest.approx(np.exp(2.0))
+
+
+def test_weights_for_min_objectives_favour_low_losses():
+    weights = operators.selection_weights([0.1, 5.0, -2.0], "min", pressure=1.0)
+    assert weights[2] > weights[0] > weights[1]
+
+
+def test_weights_all_equal_or_zero_scores_are_uniform_not_nan():
+    for scores in ([0.0, 0.0, 0.0, 0.0], [7.0, 7.0, 7.0, 7.0]):
+        weights = operators.selection_weights(scores, "max")
+        assert np.allclose(weights, 0.25)
+
+
+def test_pressure_zero_is_uniform():
+    assert np.allclose(operators.selection_weights([1, 5, 9], "max", pressure=0.0), 1 / 3)
+
+
+def test_worst_member_can_be_picked_and_best_most_often():
+    # NaturalSelection 0.6's roulette never picked the worst member.
+    rng = np.random.default_rng(0)
+    counts = np.zeros(4)
+    for _ in range(4000):
+        counts[operators.select_breeders(rng, [1.0, 2.0, 3.0, 4.0], 1)[0]] += 1
+    assert counts[0] > 0
+    assert counts[3] == counts.max()
+
+
+def test_breeders_are_distinct():
+    rng = np.random.default_rng(0)
+    picked = operators.select_breeders(rng, list(range(10)), 6, "min")
+    assert len(picked) == len(set(picked)) == 6
+    assert operators.select_breeders(rng, [1.0, 2.0], 5) in ([0, 1], [1, 0])
+
+
+def test_elites_are_the_best_for_each_direction():
+    scores = [0.5, -1.0, 3.0, 2.0]
+    assert operators.select_elites(scores, 2, "max") == [2, 3]
+    assert operators.select_elites(scores, 2, "min") == [1, 0]
+
+
+def test_uniform_crossover_mixes_genes_independently_of_order():
+    rng = np.random.default_rng(0)
+    mother = {f"g{i}": 0 for i in range(20)}
+    father = {f"g{i}": 1 for i in range(20)}
+    from_father = np.zeros(20)
+    for _ in range(500):
+        child, origin = operators.uniform_crossover(rng, mother, father)
+        assert set(child) == set(mother)
+        for i in range(20):
+            from_father[i] += child[f"g{i}"]
+            assert origin[f"g{i}"] == ("father" if child[f"g{i}"] else "mother")
+    # Every position, first or last, is inherited from either parent about half the time.
+    assert np.all(np.abs(from_father / 500 - 0.5) < 0.1)
+
+
+def test_categorical_mutation_always_changes_the_value():
+    hp = kt.HyperParameters()
+    hp.Choice("optimizer", ["adam", "adamax", "nadam"])
+    hp.Boolean("flag")
+    choice, flag = hp.space
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        assert operators.mutate_value(rng, choice, "adam") != "adam"
+        assert operators.mutate_value(rng, flag, True) is False
+
+
+def test_ordered_mutation_moves_locally_and_stays_in_range():
+    hp = kt.HyperParameters()
+    hp.Int("units", 16, 1024, step=2, sampling="log")
+    hp.Float("rate", 0.0, 0.5, step=0.1)
+    units, rate = hp.space
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        new_units = operators.mutate_value(rng, units, 128, scale=0.1)
+        assert new_units != 128 and genome_lib.is_valid_value(units, new_units)
+        new_rate = operators.mutate_value(rng, rate, 0.5, scale=0.1)
+        assert new_rate != 0.5 and genome_lib.is_valid_value(rate, new_rate)
+
+
+def test_mutate_respects_conditions_and_reports_mutated_genes():
+    space = kt.HyperParameters()
+    space.Choice("model", ["linear", "mlp"], ordered=False)
+    with space.conditional_scope("model", ["mlp"]):
+        space.Int("units", 8, 64, step=8)
+    rng = np.random.default_rng(3)
+    genome = {"model": "linear"}
+    mutated_genome, mutated = operators.mutate(rng, space, genome, rate=1.0)
+    assert mutated == ["model"]
+    assert mutated_genome["model"] == "mlp" and mutated_genome["units"] in range(8, 65, 8)
+    back, _ = operators.mutate(rng, space, mutated_genome, rate=0.0, at_least_one=True)
+    assert back != mutated_genome
+
+
+def test_mutation_rate_zero_changes_nothing():
+    space = kt.HyperParameters()
+    space.Int("a", 0, 100)
+    rng = np.random.default_rng(0)
+    assert operators.mutate(rng, space, {"a": 50}, rate=0.0) == ({"a": 50}, [])
