@@ -1,0 +1,77 @@
+import json
+
+import pytest
+
+from keras_tuner_evolution import Generation, History
+from tests.helpers import mixed_score, mixed_space, run_search
+
+
+def sample_history(direction="max") -> History:
+    return History(
+        objective="val_accuracy",
+        direction=direction,
+        generations=[
+            Generation(index=0, members=["0", "1", "2"], scores=[0.5, 0.7, None]),
+            Generation(index=1, members=["1", "3", "4"], elites=["1"], scores=[0.7, 0.9, 0.2]),
+        ],
+        genomes={str(i): {"units": 16 * (i + 1)} for i in range(5)},
+        lineage={"3": {"generation": 1, "origin": "child", "parents": ["0", "1"],
+                       "mutated": ["units"]}},
+    )
+
+
+def test_statistics_per_generation():
+    history = sample_history()
+    assert history.best == [0.7, 0.9]
+    assert history.mean == [pytest.approx(0.6), pytest.approx(0.6)]
+    assert history.std[0] == pytest.approx(0.1)
+    assert history.fittest == {"genome": {"units": 64}, "fitness": 0.9, "trial_id": "3"}
+
+
+def test_minimised_objectives_pick_the_lowest():
+    history = sample_history("min")
+    assert history.best == [0.5, 0.2]
+    assert history.fittest["trial_id"] == "4"
+
+
+def test_json_round_trip_and_load(tmp_path):
+    history = sample_history()
+    again = History.from_json(history.to_json())
+    assert again == history
+    data = json.loads(history.to_json())
+    assert data["summary"]["fittest"]["fitness"] == 0.9
+    path = tmp_path / "project" / "history.json"
+    history.save(str(path))
+    assert History.load(str(tmp_path), "project") == history
+    assert History.load(str(path)) == history
+    with pytest.raises(FileNotFoundError, match="No evolution history"):
+        History.load(str(tmp_path), "missing")
+
+
+def test_ancestry_follows_parents():
+    tree = sample_history().ancestry("3")
+    assert tree["trial_id"] == "3" and tree["mutated"] == ["units"]
+    assert [p["trial_id"] for p in tree["parents"]] == ["0", "1"]
+
+
+def test_plot_saves_a_png_with_band_and_best_line(tmp_path):
+    history = sample_history()
+    path = tmp_path / "evolution.png"
+    fig = history.plot(path=str(path), title="Validation accuracy", ylabel="Accuracy")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ax = fig.axes[0]
+    assert ax.get_title() == "Validation accuracy" and ax.get_ylabel() == "Accuracy"
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["mean", "max"]
+    assert ax.get_lines()[1].get_ydata().tolist() == [0.7, 0.9]
+    assert len(ax.collections) == 1  # the mean ± std band
+
+
+def test_history_of_a_search_is_on_disk_and_matches_the_oracle(tmp_path):
+    oracle = run_search(mixed_score, tmp_path, mixed_space(), max_trials=20, seed=1)
+    on_disk = History.load(str(tmp_path), "p")
+    assert on_disk == oracle.history
+    best = oracle.get_best_trials(1)[0]
+    assert on_disk.fittest["trial_id"] == best.trial_id
+    assert on_disk.fittest["fitness"] == best.score
+    assert on_disk.fittest["genome"] == best.hyperparameters.values
