@@ -11,10 +11,11 @@ from typing import Any
 
 import keras_tuner
 import numpy as np
+from keras_tuner import HyperParameters
 from keras_tuner.engine.trial import TrialStatus
 
 from keras_tuner_evolution import genome as genome_lib
-from keras_tuner_evolution import operators
+from keras_tuner_evolution import operators, stopping, warm_start
 from keras_tuner_evolution.history import HISTORY_FILE, Generation, History
 
 logger = logging.getLogger("keras_tuner_evolution")
@@ -54,6 +55,23 @@ def _check_int(value: Any, name: str, minimum: int, allow_none: bool = False) ->
         return
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
+
+
+def _check_number(
+    value: Any,
+    name: str,
+    minimum: float | None = None,
+    allow_none: bool = False,
+    strict: bool = False,
+) -> None:
+    if value is None and allow_none:
+        return
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and minimum is not None:
+        ok = value > minimum if strict else value >= minimum
+    if not ok:
+        bound = "" if minimum is None else (f" > {minimum}" if strict else f" >= {minimum}")
+        raise ValueError(f"`{name}` must be a finite number{bound}, got {value!r}.")
 
 
 def _check_fraction(value: Any, name: str, low: float, high: float, open_low: bool) -> None:
@@ -102,6 +120,21 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             the best member is `e**p` times likelier to breed than the worst; 0 is uniform.
             Only the ranking of scores matters, so it works for any objective direction, sign
             or scale. Defaults to 2.0.
+        goal: Stop as soon as a completed trial reaches this score (>= for a maximised
+            objective, <= for a minimised one). None: no goal.
+        patience: Stop after this many generations without an improvement of the best score
+            by more than `min_delta`, >= 1. None: no patience rule.
+        min_delta: Smallest improvement that resets `patience`, >= 0. Defaults to 0.
+        max_search_time: Wall-clock budget of the whole search in seconds (summed over
+            resumed sessions), > 0. Running trials finish; no trial starts after it.
+        initial_population: Configurations to put in generation 0 before random members:
+            a list of `{name: value}` dicts, possibly partial (the rest is drawn from the
+            seeded generator). A value outside the space raises a ValueError naming it.
+        warm_start_from: `(directory, project_name)` of an earlier Keras Tuner project
+            (RandomSearch, BayesianOptimization, an evolution, ...). Its best completed
+            trials (up to `population_size`) seed generation 0: when their configurations
+            fit this search space their scores are reused without retraining; otherwise they
+            are trained again as an initial population. The log says which were reused.
         seed: Int seed of the evolution's own random generator (0 is a valid seed).
         hyperparameters: As for `keras_tuner.Oracle`.
         allow_new_entries: As for `keras_tuner.Oracle`.
@@ -121,6 +154,12 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         mutation_rate: float = 0.1,
         mutation_scale: float = 0.2,
         selection_pressure: float = 2.0,
+        goal: float | None = None,
+        patience: int | None = None,
+        min_delta: float = 0.0,
+        max_search_time: float | None = None,
+        initial_population: list[dict[str, Any]] | None = None,
+        warm_start_from: tuple[str, str] | None = None,
         seed: int | None = None,
         hyperparameters=None,
         allow_new_entries: bool = True,
@@ -136,6 +175,21 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         _check_fraction(mutation_scale, "mutation_scale", 0.0, 1.0, open_low=True)
         _check_fraction(selection_pressure, "selection_pressure", 0.0, 50.0, open_low=False)
         _check_int(seed, "seed", 0, allow_none=True)
+        _check_int(patience, "patience", 1, allow_none=True)
+        _check_number(goal, "goal", allow_none=True)
+        _check_number(min_delta, "min_delta", minimum=0.0)
+        _check_number(
+            max_search_time, "max_search_time", minimum=0.0, allow_none=True, strict=True
+        )
+        if warm_start_from is not None and not (
+            isinstance(warm_start_from, (tuple, list))
+            and len(warm_start_from) == 2
+            and all(isinstance(part, (str, os.PathLike)) for part in warm_start_from)
+        ):
+            raise ValueError(
+                "`warm_start_from` must be a (directory, project_name) pair, "
+                f"got {warm_start_from!r}."
+            )
         _check_int(max_retries_per_trial, "max_retries_per_trial", 0)
         _check_int(max_consecutive_failed_trials, "max_consecutive_failed_trials", 1)
 
@@ -172,11 +226,29 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         self.mutation_rate = float(mutation_rate)
         self.mutation_scale = float(mutation_scale)
         self.selection_pressure = float(selection_pressure)
+        self.goal = goal
+        self.patience = patience
+        self.min_delta = float(min_delta)
+        self.max_search_time = max_search_time
+        self.initial_population = initial_population or []
+        self.warm_start_from = (
+            None if warm_start_from is None else tuple(str(p) for p in warm_start_from)
+        )
+        # Check what can be checked now; a space declared while building is checked later.
+        space = self.hyperparameters if len(self.hyperparameters.space) else HyperParameters()
+        if len(space.space) or not self.initial_population:
+            warm_start.check_initial_population(space, self.initial_population)
 
         self._rng = np.random.default_rng(self.seed)
         self._generations: list[dict[str, Any]] = []
         self._lineage: dict[str, dict[str, Any]] = {}
         self._stop_reason: str | None = None
+        # Configurations waiting to enter generation 0 (initial population, warm start).
+        self._pending: list[genome_lib.Genome] = []
+        # Scored configurations from an earlier project, never trained here: id -> record.
+        self._imported: dict[str, dict[str, Any]] = {}
+        self._seconds_before = 0.0  # search time spent in earlier sessions
+        self._clock_start: float | None = None
         # Derived, rebuilt when the space grows or the state is reloaded.
         self._genomes: dict[str, genome_lib.Genome] = {}
         self._seen: dict[str, str] | None = {}
@@ -192,12 +264,22 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             cannot be bred yet, or `{"status": STOPPED}` when the search is over.
         """
         self._ensure_seen()
+        if self._clock_start is None:
+            self._clock_start = time.monotonic()
         if not self._generations:
+            self._seed_generation_zero()
             self._start_generation()
+        reason = self._stop_rule()
+        if reason is not None:
+            return self._stop(reason)
         generation = self._generations[-1]
         if self._children_left(generation) <= 0:
             if self.generations is not None and len(self._generations) >= self.generations:
                 return self._stop("generations")
+            if stopping.patience_exhausted(
+                self.history.best, self.patience, self.min_delta, self.objective.direction
+            ):
+                return self._stop("patience")
             if not self._pool(generation) and self._running_members(generation):
                 return {"status": TrialStatus.IDLE, "values": None}
             generation = self._start_generation()
@@ -227,7 +309,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
     def _create_trial_locked(self, tuner_id: str):
         trial = super().create_trial(tuner_id)
         if trial.status == TrialStatus.STOPPED and self._stop_reason is None:
-            self._stop_reason = "max_trials"
+            self._stop("max_trials")
             self._save_history()
         return trial
 
@@ -254,6 +336,9 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             "lineage": self._lineage,
             "stop_reason": self._stop_reason,
             "rng_state": self._rng.bit_generator.state,
+            "pending": self._pending,
+            "imported": self._imported,
+            "search_seconds": self._search_seconds(),
         }
         return state
 
@@ -272,6 +357,10 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         reason = evolution["stop_reason"]
         self._stop_reason = reason if reason == "exhausted" else None
         self._rng.bit_generator.state = evolution["rng_state"]
+        self._pending = evolution.get("pending", [])
+        self._imported = evolution.get("imported", {})
+        self._seconds_before = evolution.get("search_seconds", 0.0)
+        self._clock_start = None
         self._seen = None
 
     # The population --------------------------------------------------------------------------
@@ -305,6 +394,8 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         return name if isinstance(name, str) else "multi_objective"
 
     def _score(self, trial_id: str) -> float | None:
+        if trial_id in self._imported:
+            return self._imported[trial_id]["score"]
         trial = self.trials.get(trial_id)
         if trial is None or trial.status != TrialStatus.COMPLETED or trial.score is None:
             return None
@@ -337,7 +428,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         breeders: list[str] = []
         if index > 0:
             direction = self.objective.direction
-            everyone = self._completed(self.trials)
+            everyone = self._completed([*self.trials, *self._imported])
             ranked = operators.select_elites([s for _, s in everyone], self.elites, direction)
             elites = [everyone[i][0] for i in ranked]
             pool = self._pool(self._generations[-1])
@@ -354,6 +445,8 @@ class EvolutionaryOracle(keras_tuner.Oracle):
                 self.selection_pressure,
             )
             breeders = [pool[i][0] for i in picked]
+        if index == 0:
+            elites = list(self._imported)  # scored in an earlier project: carried, not trained
         generation = {
             "index": index,
             "members": list(elites),
@@ -367,6 +460,10 @@ class EvolutionaryOracle(keras_tuner.Oracle):
     def _propose(self, generation: dict[str, Any]):
         """A new unseen genome and its lineage record, or None if the space is exhausted."""
         space = self.hyperparameters
+        while generation["index"] == 0 and self._pending:
+            candidate = genome_lib.repair(space, self._pending.pop(0), self._rng)
+            if not self._is_seen(candidate):
+                return candidate, {"origin": "initial", "parents": [], "mutated": []}
         breeders = [tid for tid in generation["breeders"] if tid in self._genomes]
         if breeders:
             mother, father = operators.pick_parents(self._rng, breeders)
@@ -429,20 +526,73 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             trial_id: genome_lib.repair(self.hyperparameters, trial.hyperparameters.values)
             for trial_id, trial in self.trials.items()
         }
+        for trial_id, record in self._imported.items():
+            self._genomes[trial_id] = genome_lib.repair(self.hyperparameters, record["genome"])
         self._seen = {genome_lib.genome_hash(g): tid for tid, g in self._genomes.items()}
+
+    def _search_seconds(self) -> float:
+        if self._clock_start is None:
+            return self._seconds_before
+        return self._seconds_before + time.monotonic() - self._clock_start
+
+    def _stop_rule(self) -> str | None:
+        """The goal and time rules, checked before every new trial."""
+        if self.max_search_time is not None and self._search_seconds() >= self.max_search_time:
+            return "time"
+        scores = [score for _, score in self._completed([*self.trials, *self._imported])]
+        if stopping.goal_reached(scores, self.goal, self.objective.direction):
+            return "goal"
+        return None
 
     def _stop(self, reason: str) -> dict[str, Any]:
         if self._stop_reason != reason:
             self._stop_reason = reason
-            if reason == "exhausted":
-                logger.warning(
-                    "Search space exhausted: all %d distinct configurations have been tried; "
-                    "the search stops.",
-                    len(self._seen),
-                )
-            else:
-                logger.info("The search reached its %s limit.", reason)
+            fittest = self.history.fittest
+            name = self._objective_name()
+            best = "" if fittest is None else f" Best {name}: {fittest['fitness']}."
+            logger.warning(
+                "%s Stopping after %d trials.%s",
+                stopping.STOP_MESSAGES[reason],
+                len(self.trials),
+                best,
+            )
         return {"status": TrialStatus.STOPPED, "values": None}
+
+    def _seed_generation_zero(self) -> None:
+        """Queues the initial population and imports a warm start, once, before generation 0."""
+        space = self.hyperparameters
+        self._pending = warm_start.initial_genomes(space, self.initial_population, self._rng)
+        if self.warm_start_from is None:
+            return
+        directory, project = self.warm_start_from
+        found = warm_start.load_completed_trials(directory, project, self._objective_name())
+        best_first = operators.select_elites(
+            [score for _, _, score in found], self.population_size, self.objective.direction
+        )
+        reused, retrained = [], []
+        for index in best_first:
+            trial_id, values, score = found[index]
+            if warm_start.fits_space(space, values):
+                key = f"warm:{project}/{trial_id}"
+                self._imported[key] = {"genome": genome_lib.repair(space, values), "score": score}
+                self._lineage[key] = {
+                    "generation": 0, "origin": "warm_start", "parents": [], "mutated": []
+                }
+                reused.append(trial_id)
+            else:
+                self._pending.append(genome_lib.repair(space, values, self._rng))
+                retrained.append(trial_id)
+        self._seen = None  # rehash with the imported genomes
+        self._ensure_seen()
+        logger.warning(
+            "Warm start from %s: reused %d trials without retraining (%s); %d to retrain "
+            "because they do not fit this search space (%s).",
+            os.path.join(directory, project),
+            len(reused),
+            ", ".join(reused) or "none",
+            len(retrained),
+            ", ".join(retrained) or "none",
+        )
 
     def _save_history(self) -> None:
         if getattr(self, "_directory", None) is None:

@@ -8,6 +8,7 @@ import keras_tuner
 
 from keras_tuner_evolution.history import History
 from keras_tuner_evolution.oracle import EvolutionaryOracle
+from keras_tuner_evolution.warm_start import check_initial_population
 
 # Distinguishes "max_trials not given" from an explicit `max_trials=None` (unlimited).
 _NOT_GIVEN: Any = object()
@@ -42,6 +43,12 @@ class EvolutionaryTuner(keras_tuner.Tuner):
         mutation_rate: See `EvolutionaryOracle`.
         mutation_scale: See `EvolutionaryOracle`.
         selection_pressure: See `EvolutionaryOracle`.
+        goal: See `EvolutionaryOracle`.
+        patience: See `EvolutionaryOracle`.
+        min_delta: See `EvolutionaryOracle`.
+        max_search_time: See `EvolutionaryOracle`.
+        initial_population: See `EvolutionaryOracle`.
+        warm_start_from: See `EvolutionaryOracle`.
         max_training_time: Seconds of training per trial (per execution); training stops
             between batches when the time is up and the trial reports its score. None: no limit.
         **kwargs: Keyword arguments of `keras_tuner.Tuner` (`directory`, `project_name`,
@@ -66,6 +73,12 @@ class EvolutionaryTuner(keras_tuner.Tuner):
         mutation_rate: float = 0.1,
         mutation_scale: float = 0.2,
         selection_pressure: float = 2.0,
+        goal: float | None = None,
+        patience: int | None = None,
+        min_delta: float = 0.0,
+        max_search_time: float | None = None,
+        initial_population: list[dict[str, Any]] | None = None,
+        warm_start_from: tuple[str, str] | None = None,
         max_training_time: float | None = None,
         **kwargs,
     ):
@@ -97,6 +110,12 @@ class EvolutionaryTuner(keras_tuner.Tuner):
             mutation_rate=mutation_rate,
             mutation_scale=mutation_scale,
             selection_pressure=selection_pressure,
+            goal=goal,
+            patience=patience,
+            min_delta=min_delta,
+            max_search_time=max_search_time,
+            initial_population=initial_population,
+            warm_start_from=warm_start_from,
             seed=seed,
             hyperparameters=hyperparameters,
             tune_new_entries=tune_new_entries,
@@ -105,6 +124,9 @@ class EvolutionaryTuner(keras_tuner.Tuner):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
         super().__init__(oracle, hypermodel, **kwargs)
+        if isinstance(self.oracle, EvolutionaryOracle) and initial_population:
+            # The hypermodel's space is known now: fail before any training, not after.
+            check_initial_population(self.oracle.hyperparameters, initial_population)
 
     def run_trial(self, trial, *args, **kwargs):
         """Builds and fits the model of a trial (as `keras_tuner.Tuner`), within the time limit."""
