@@ -105,7 +105,9 @@ def _grid_value(hp: hp_module.HyperParameter, index: int) -> float:
 
 
 def _step_count(hp: hp_module.HyperParameter) -> int:
-    return int(math.floor(_step_index(hp, hp.max_value) + 1e-9)) + 1
+    # The reverse-log grid runs down from `max_value` (index 0) to `min_value`.
+    end = hp.min_value if hp.sampling == "reverse_log" else hp.max_value
+    return int(math.floor(_step_index(hp, end) + 1e-9)) + 1
 
 
 def value_to_prob(hp: hp_module.HyperParameter, value: Any) -> float:
