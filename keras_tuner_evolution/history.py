@@ -67,6 +67,49 @@ class Generation:
         return math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
 
 
+class Lineage(dict):
+    """Lineage records by trial id, also callable for a trial's ancestry.
+
+    `lineage[trial_id]` is the trial's record: its generation, origin ("random", "child",
+    "initial"), its parents' trial ids and the genes that were mutated. `lineage(trial_id)` is
+    its family tree (see `ancestry`). A plain `dict` otherwise: JSON and equality are a dict's.
+    """
+
+    def __call__(self, trial_id: str) -> dict[str, Any]:
+        """The family tree of `trial_id`; see `ancestry`."""
+        return self.ancestry(trial_id)
+
+    def ancestry(self, trial_id: str) -> dict[str, Any]:
+        """The family tree of a trial: `{"trial_id", ...record, "parents": [subtrees]}`.
+
+        An ancestor met twice (inbreeding) is expanded only the first time; later it appears
+        with `"parents": []`, so the tree stays finite and small.
+        """
+        seen: set[str] = set()
+
+        def tree(tid: str) -> dict[str, Any]:
+            record = dict(self.get(tid, {}))
+            parents = record.pop("parents", [])
+            node = {"trial_id": tid, **record, "parents": []}
+            if tid not in seen:
+                seen.add(tid)
+                node["parents"] = [tree(parent) for parent in parents]
+            return node
+
+        return tree(trial_id)
+
+    def ancestors(self, trial_id: str) -> list[str]:
+        """Trial ids of `trial_id` and all its ancestors, each once, nearest first."""
+        order, queue = [], [trial_id]
+        while queue:
+            tid = queue.pop(0)
+            if tid in order:
+                continue
+            order.append(tid)
+            queue.extend(self.get(tid, {}).get("parents", []))
+        return order
+
+
 @dataclass
 class History:
     """Per-generation statistics of an evolutionary search.
@@ -79,7 +122,8 @@ class History:
         stop_reason: Why the search stopped ("max_trials", "generations", "exhausted"), or None
             while it may go on.
         lineage: Per trial id: its generation, origin ("random", "child", "initial"),
-            parents' trial ids and the genes that were mutated.
+            parents' trial ids and the genes that were mutated (`history.lineage[trial_id]`);
+            also callable: `history.lineage(trial_id)` is the trial's ancestry.
     """
 
     objective: str = "score"
@@ -87,7 +131,11 @@ class History:
     generations: list[Generation] = field(default_factory=list)
     genomes: dict[str, dict[str, Any]] = field(default_factory=dict)
     stop_reason: str | None = None
-    lineage: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lineage: Lineage = field(default_factory=Lineage)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.lineage, Lineage):
+            self.lineage = Lineage(self.lineage)
 
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.direction == "max" else a < b
@@ -138,19 +186,11 @@ class History:
         }
 
     def ancestry(self, trial_id: str) -> dict[str, Any]:
-        """The family tree of a trial: `{"trial_id", "parents": [subtrees], ...lineage}`."""
-        seen: set[str] = set()
+        """The family tree of a trial: `{"trial_id", "parents": [subtrees], ...lineage}`.
 
-        def tree(tid: str) -> dict[str, Any]:
-            record = dict(self.lineage.get(tid, {}))
-            parents = record.pop("parents", [])
-            node = {"trial_id": tid, **record, "parents": []}
-            if tid not in seen:
-                seen.add(tid)
-                node["parents"] = [tree(parent) for parent in parents]
-            return node
-
-        return tree(trial_id)
+        The same as `history.lineage(trial_id)`.
+        """
+        return self.lineage.ancestry(trial_id)
 
     # Serialisation -------------------------------------------------------------------------
 
@@ -176,7 +216,7 @@ class History:
             generations=[Generation(**g) for g in data["generations"]],
             genomes=data.get("genomes", {}),
             stop_reason=data.get("stop_reason"),
-            lineage=data.get("lineage", {}),
+            lineage=Lineage(data.get("lineage", {})),
         )
 
     @classmethod
@@ -257,6 +297,137 @@ class History:
         ax.set_ylabel(ylabel)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=120)
+        if show:
+            plt.show()
+        else:
+            plt.close(fig)
+        return fig
+
+    def plot_lineage(
+        self,
+        trial_id: str | None = None,
+        path: str | None = None,
+        title: str | None = None,
+        show: bool = False,
+    ):
+        """Draws the family tree of a trial (the fittest by default), generation by generation.
+
+        Each ancestor is a node in the column of its generation, coloured by its score (grey
+        when it has none), with the genes mutated when it was made written beneath it; random
+        members are squares, children circles, and lines join children to their parents.
+
+        Args:
+            trial_id: The trial whose ancestry to draw; None draws the fittest.
+            path: Where to save the figure (PNG by extension); None to not save.
+            title: Figure title; by default names the trial and its score.
+            show: Also open a window (needs a display).
+
+        Returns:
+            The matplotlib `Figure`.
+
+        Raises:
+            ValueError: If `trial_id` is None and no trial has a score yet.
+        """
+        import matplotlib
+
+        if not show:
+            matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        if trial_id is None:
+            fittest = self.fittest
+            if fittest is None:
+                raise ValueError("No trial has a score yet: there is no fittest to draw.")
+            trial_id = fittest["trial_id"]
+        scores = self.scores
+        members = self.lineage.ancestors(trial_id)
+        columns: dict[int, list[str]] = {}
+        for tid in members:
+            columns.setdefault(int(self.lineage.get(tid, {}).get("generation", 0)), []).append(tid)
+        position = {}
+        for generation, tids in columns.items():
+            for row, tid in enumerate(tids):
+                position[tid] = (generation, (len(tids) - 1) / 2 - row)
+
+        height = max(len(tids) for tids in columns.values())
+        fig, ax = plt.subplots(
+            figsize=(min(3 + 1.8 * len(columns), 18), min(2.2 + 1.1 * height, 14))
+        )
+        for tid in members:
+            for parent in self.lineage.get(tid, {}).get("parents", []):
+                if parent in position:
+                    (x0, y0), (x1, y1) = position[parent], position[tid]
+                    ax.plot([x0, x1], [y0, y1], color="0.6", zorder=1)
+        known = [scores[tid] for tid in members if tid in scores]
+        cmap = plt.get_cmap("viridis" if self.direction == "max" else "viridis_r")
+        norm = matplotlib.colors.Normalize(min(known, default=0), max(known, default=1))
+        for tid in members:
+            x, y = position[tid]
+            record = self.lineage.get(tid, {})
+            color = cmap(norm(scores[tid])) if tid in scores else "0.8"
+            marker = "o" if record.get("origin", "child") == "child" else "s"
+            edge = "crimson" if tid == trial_id else "black"
+            ax.scatter(
+                [x],
+                [y],
+                s=420,
+                c=[color],
+                marker=marker,
+                edgecolors=edge,
+                linewidths=2.5 if tid == trial_id else 1,
+                zorder=2,
+            )
+            score = f"{scores[tid]:.4g}" if tid in scores else "n/a"
+            ax.annotate(
+                f"#{tid}  {score}",
+                (x, y),
+                xytext=(0, 15),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+            )
+            mutated = record.get("mutated") or []
+            if mutated:
+                shown = ", ".join(mutated[:3]) + (" …" if len(mutated) > 3 else "")
+                ax.annotate(
+                    f"mutated: {shown}",
+                    (x, y),
+                    xytext=(0, -20),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=7,
+                    color="0.3",
+                )
+        if known:
+            fig.colorbar(
+                matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=self.objective
+            )
+        score = scores.get(trial_id)
+        ax.set_title(
+            title
+            or f"Lineage of trial {trial_id}"
+            + (f" ({self.objective} {score:.4g})" if score is not None else "")
+        )
+        ax.set_xlabel("Generation")
+        ax.set_xticks(sorted(columns))
+        ax.set_yticks([])
+        ax.set_xlim(min(columns) - 0.6, max(columns) + 0.6)
+        ax.set_ylim(-(height - 1) / 2 - 0.6, (height - 1) / 2 + 0.6)
+        shapes = [("o", "child"), ("s", "random / initial")]
+        ax.legend(
+            handles=[
+                matplotlib.lines.Line2D([], [], marker=m, ls="", color="0.5", label=label)
+                for m, label in shapes
+            ],
+            loc="lower left",
+            fontsize=8,
+            frameon=False,
+        )
+        for side in ("left", "right", "top"):
+            ax.spines[side].set_visible(False)
         fig.tight_layout()
         if path is not None:
             fig.savefig(path, dpi=120)
