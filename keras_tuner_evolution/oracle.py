@@ -141,6 +141,11 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         tune_new_entries: As for `keras_tuner.Oracle`.
         max_retries_per_trial: As for `keras_tuner.Oracle`.
         max_consecutive_failed_trials: As for `keras_tuner.Oracle`.
+        asynchronous: True (default): with parallel workers, the next generation is bred as
+            soon as the previous one is handed out and one of its members has completed, so
+            no worker waits for a generation's slowest trial. False: classic generations, a
+            worker waits (IDLE) until every member of the previous generation has finished.
+            With one worker both are the same.
     """
 
     def __init__(
@@ -166,6 +171,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         tune_new_entries: bool = True,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
+        asynchronous: bool = True,
     ):
         _check_int(max_trials, "max_trials", 1, allow_none=True)
         _check_int(population_size, "population_size", 2, allow_none=True)
@@ -178,9 +184,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         _check_int(patience, "patience", 1, allow_none=True)
         _check_number(goal, "goal", allow_none=True)
         _check_number(min_delta, "min_delta", minimum=0.0)
-        _check_number(
-            max_search_time, "max_search_time", minimum=0.0, allow_none=True, strict=True
-        )
+        _check_number(max_search_time, "max_search_time", minimum=0.0, allow_none=True, strict=True)
         if warm_start_from is not None and not (
             isinstance(warm_start_from, (tuple, list))
             and len(warm_start_from) == 2
@@ -226,6 +230,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         self.mutation_rate = float(mutation_rate)
         self.mutation_scale = float(mutation_scale)
         self.selection_pressure = float(selection_pressure)
+        self.asynchronous = bool(asynchronous)
         self.goal = goal
         self.patience = patience
         self.min_delta = float(min_delta)
@@ -280,7 +285,8 @@ class EvolutionaryOracle(keras_tuner.Oracle):
                 self.history.best, self.patience, self.min_delta, self.objective.direction
             ):
                 return self._stop("patience")
-            if not self._pool(generation) and self._running_members(generation):
+            running = self._running_members(generation)
+            if running and not (self.asynchronous and self._pool(generation)):
                 return {"status": TrialStatus.IDLE, "values": None}
             generation = self._start_generation()
 
@@ -434,8 +440,12 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             pool = self._pool(self._generations[-1])
             if len(pool) < 2:
                 # Too few survivors in the last generation: let the best of all time breed.
-                extra = [everyone[i] for i in operators.select_elites(
-                    [s for _, s in everyone], self.breeders, direction)]
+                extra = [
+                    everyone[i]
+                    for i in operators.select_elites(
+                        [s for _, s in everyone], self.breeders, direction
+                    )
+                ]
                 pool += [member for member in extra if member not in pool]
             picked = operators.select_breeders(
                 self._rng,
@@ -479,7 +489,11 @@ class EvolutionaryOracle(keras_tuner.Oracle):
                     parents = sorted({mother, father})
                     return child, {"origin": "child", "parents": parents, "mutated": mutated}
                 child, more = operators.mutate(
-                    self._rng, space, child, self.mutation_rate, self.mutation_scale,
+                    self._rng,
+                    space,
+                    child,
+                    self.mutation_rate,
+                    self.mutation_scale,
                     at_least_one=True,
                 )
                 mutated = sorted(set(mutated) | set(more))
@@ -576,7 +590,10 @@ class EvolutionaryOracle(keras_tuner.Oracle):
                 key = f"warm:{project}/{trial_id}"
                 self._imported[key] = {"genome": genome_lib.repair(space, values), "score": score}
                 self._lineage[key] = {
-                    "generation": 0, "origin": "warm_start", "parents": [], "mutated": []
+                    "generation": 0,
+                    "origin": "warm_start",
+                    "parents": [],
+                    "mutated": [],
                 }
                 reused.append(trial_id)
             else:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import keras_tuner
+from keras_tuner.src.distribute import utils as dist_utils
 
 from keras_tuner_evolution.history import History
 from keras_tuner_evolution.oracle import EvolutionaryOracle
+from keras_tuner_evolution.progress import ProgressHooks
+from keras_tuner_evolution.tensorboard_logging import TensorBoardLogger
 from keras_tuner_evolution.warm_start import check_initial_population
 
 # Distinguishes "max_trials not given" from an explicit `max_trials=None` (unlimited).
@@ -51,6 +54,11 @@ class EvolutionaryTuner(keras_tuner.Tuner):
         warm_start_from: See `EvolutionaryOracle`.
         max_training_time: Seconds of training per trial (per execution); training stops
             between batches when the time is up and the trial reports its score. None: no limit.
+        tensorboard_dir: Folder for TensorBoard: the HParams dashboard (every trial with its
+            hyperparameters, lineage and metrics) and the evolution's scalars. A
+            `keras.callbacks.TensorBoard` passed to `search` gets the same, in its `log_dir`.
+        asynchronous: See `EvolutionaryOracle` (parallel workers never wait for a
+            generation's slowest trial when True).
         **kwargs: Keyword arguments of `keras_tuner.Tuner` (`directory`, `project_name`,
             `overwrite`, `executions_per_trial`, `distribution_strategy`, ...).
     """
@@ -80,6 +88,8 @@ class EvolutionaryTuner(keras_tuner.Tuner):
         initial_population: list[dict[str, Any]] | None = None,
         warm_start_from: tuple[str, str] | None = None,
         max_training_time: float | None = None,
+        tensorboard_dir: str | None = None,
+        asynchronous: bool = True,
         **kwargs,
     ):
         if hypermodel is None and type(self).run_trial is EvolutionaryTuner.run_trial:
@@ -100,6 +110,9 @@ class EvolutionaryTuner(keras_tuner.Tuner):
             max_trials = None if generations is not None else RANDOM_SEARCH_MAX_TRIALS
         self.seed = seed
         self.max_training_time = max_training_time
+        self.tensorboard_dir = tensorboard_dir
+        self._tensorboard = TensorBoardLogger(self)
+        self._progress = ProgressHooks(self)
         oracle = EvolutionaryOracle(
             objective=objective,
             max_trials=max_trials,
@@ -122,11 +135,30 @@ class EvolutionaryTuner(keras_tuner.Tuner):
             allow_new_entries=allow_new_entries,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
+            asynchronous=asynchronous,
         )
+        if kwargs.get("overwrite") and dist_utils.has_chief_oracle():
+            if not dist_utils.is_chief_oracle():
+                # Only the chief owns the project folder: a worker (re)started with
+                # overwrite=True would delete the trials the other workers have finished.
+                kwargs["overwrite"] = False
         super().__init__(oracle, hypermodel, **kwargs)
         if isinstance(self.oracle, EvolutionaryOracle) and initial_population:
             # The hypermodel's space is known now: fail before any training, not after.
             check_initial_population(self.oracle.hyperparameters, initial_population)
+
+    def search(self, *fit_args, **fit_kwargs) -> None:
+        """As `keras_tuner.Tuner.search`; the chief of a parallel search serves the oracle.
+
+        The chief (see `kte launch`) trains nothing: it answers the workers until the search
+        is over, through `keras_tuner_evolution.distribute.serve`.
+        """
+        if dist_utils.is_chief_oracle():
+            from keras_tuner_evolution import distribute
+
+            distribute.serve(self, verbose=fit_kwargs.get("verbose"))
+            return
+        super().search(*fit_args, **fit_kwargs)
 
     def run_trial(self, trial, *args, **kwargs):
         """Builds and fits the model of a trial (as `keras_tuner.Tuner`), within the time limit."""
@@ -136,6 +168,34 @@ class EvolutionaryTuner(keras_tuner.Tuner):
             callbacks = list(kwargs.get("callbacks") or [])
             kwargs["callbacks"] = [*callbacks, TimeLimit(self.max_training_time)]
         return super().run_trial(trial, *args, **kwargs)
+
+    def on_search_begin(self):
+        """Starts the progress bar and the TensorBoard logging."""
+        super().on_search_begin()
+        self._tensorboard.search_begin(self.tensorboard_dir)
+        self._progress.search_begin()
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self._tensorboard.trial_begin(trial)
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        self._tensorboard.trial_end(trial)
+        self._progress.trial_end()
+
+    def on_search_end(self):
+        super().on_search_end()
+        self._tensorboard.search_end()
+        self._progress.search_end()
+
+    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+        """Per-trial folders for `TensorBoard` callbacks, on every backend.
+
+        Replaces Keras Tuner's version, which also adds a per-execution HParams callback on
+        TensorFlow: sessions are written once per trial, with the lineage, by the logger.
+        """
+        self._tensorboard.configure_callbacks(callbacks, trial, execution)
 
     @property
     def history(self) -> History:
