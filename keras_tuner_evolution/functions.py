@@ -109,8 +109,15 @@ def maximize(
         The `History` of the search; `history.fittest` holds the best genome and value.
     """
     return _optimize(
-        function, hyperparameters, "max", max_trials, directory, project_name, overwrite,
-        verbose, **evolution,
+        function,
+        hyperparameters,
+        "max",
+        max_trials,
+        directory,
+        project_name,
+        overwrite,
+        verbose,
+        **evolution,
     )
 
 
@@ -127,6 +134,13 @@ def minimize(
 ) -> History:
     """Evolves the hyperparameters of `function` towards its minimum; see `maximize`."""
     return _optimize(
-        function, hyperparameters, "min", max_trials, directory, project_name, overwrite,
-        verbose, **evolution,
+        function,
+        hyperparameters,
+        "min",
+        max_trials,
+        directory,
+        project_name,
+        overwrite,
+        verbose,
+        **evolution,
     )

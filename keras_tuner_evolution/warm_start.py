@@ -101,9 +101,7 @@ def load_completed_trials(
         if objective not in metrics:
             continue
         direction = metrics[objective].get("direction", "max")
-        values = [
-            v for entry in metrics[objective].get("observations", []) for v in entry["value"]
-        ]
+        values = [v for entry in metrics[objective].get("observations", []) for v in entry["value"]]
         values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
         if not values:
             continue
@@ -124,11 +122,13 @@ def fits_space(space: HyperParameters, values: Mapping[str, Any]) -> bool:
     """
     by_name = genome_lib.hyperparameters_by_name(space)
     for name, value in values.items():
-        if name not in by_name or not any(genome_lib.is_valid_value(hp, value)
-                                          for hp in by_name[name]):
+        if name not in by_name or not any(
+            genome_lib.is_valid_value(hp, value) for hp in by_name[name]
+        ):
             return False
     return genome_lib.repair(space, values) == {
-        name: genome_lib.canonical_value(genome_lib.active_hyperparameter(by_name, name, values),
-                                         value)
+        name: genome_lib.canonical_value(
+            genome_lib.active_hyperparameter(by_name, name, values), value
+        )
         for name, value in values.items()
     }

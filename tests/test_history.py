@@ -15,8 +15,9 @@ def sample_history(direction="max") -> History:
             Generation(index=1, members=["1", "3", "4"], elites=["1"], scores=[0.7, 0.9, 0.2]),
         ],
         genomes={str(i): {"units": 16 * (i + 1)} for i in range(5)},
-        lineage={"3": {"generation": 1, "origin": "child", "parents": ["0", "1"],
-                       "mutated": ["units"]}},
+        lineage={
+            "3": {"generation": 1, "origin": "child", "parents": ["0", "1"], "mutated": ["units"]}
+        },
     )
 
 

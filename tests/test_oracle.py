@@ -33,15 +33,23 @@ def test_generations_carry_elites_without_retraining(tmp_path, count_duplicates)
 
 
 def test_best_is_never_lost_between_generations(tmp_path):
-    oracle = run_search(mixed_score, tmp_path, mixed_space(), max_trials=60, seed=3,
-                        population_size=10)
+    oracle = run_search(
+        mixed_score, tmp_path, mixed_space(), max_trials=60, seed=3, population_size=10
+    )
     best = oracle.history.best
     assert all(b2 >= b1 for b1, b2 in zip(best, best[1:]))
 
 
 def test_children_come_from_parents_and_mutations(tmp_path):
-    oracle = run_search(mixed_score, tmp_path, mixed_space(), max_trials=30, seed=2,
-                        population_size=10, mutation_rate=0.0)
+    oracle = run_search(
+        mixed_score,
+        tmp_path,
+        mixed_space(),
+        max_trials=30,
+        seed=2,
+        population_size=10,
+        mutation_rate=0.0,
+    )
     genomes = oracle.history.genomes
     children = [tid for tid, r in oracle.history.lineage.items() if r["origin"] == "child"]
     assert children
@@ -61,8 +69,16 @@ def test_breeders_favour_fitter_members_in_both_directions(tmp_path, direction):
 
     space = kt.HyperParameters()
     space.Int("x", 0, 100)
-    oracle = run_search(score, tmp_path, space, objective=direction, max_trials=200,
-                        population_size=20, seed=4, selection_pressure=3.0)
+    oracle = run_search(
+        score,
+        tmp_path,
+        space,
+        objective=direction,
+        max_trials=200,
+        population_size=20,
+        seed=4,
+        selection_pressure=3.0,
+    )
     better = 0
     for previous, generation in zip(oracle._generations, oracle._generations[1:]):
         pool = dict(oracle._completed(previous["members"]))
@@ -117,8 +133,17 @@ def test_values_are_plain_types_inside_declared_ranges(tmp_path):
 
 def test_same_seed_gives_the_same_trials_and_other_seeds_do_not(tmp_path):
     runs = [
-        genomes_in_order(run_search(mixed_score, tmp_path, mixed_space(), project_name=f"r{i}",
-                                    max_trials=40, population_size=8, seed=seed))
+        genomes_in_order(
+            run_search(
+                mixed_score,
+                tmp_path,
+                mixed_space(),
+                project_name=f"r{i}",
+                max_trials=40,
+                population_size=8,
+                seed=seed,
+            )
+        )
         for i, seed in enumerate([7, 7, 8])
     ]
     assert runs[0] == runs[1]
@@ -126,10 +151,12 @@ def test_same_seed_gives_the_same_trials_and_other_seeds_do_not(tmp_path):
 
 
 def test_seed_zero_is_a_seed(tmp_path):
-    a = genomes_in_order(run_search(mixed_score, tmp_path, mixed_space(), project_name="a",
-                                    max_trials=12, seed=0))
-    b = genomes_in_order(run_search(mixed_score, tmp_path, mixed_space(), project_name="b",
-                                    max_trials=12, seed=0))
+    a = genomes_in_order(
+        run_search(mixed_score, tmp_path, mixed_space(), project_name="a", max_trials=12, seed=0)
+    )
+    b = genomes_in_order(
+        run_search(mixed_score, tmp_path, mixed_space(), project_name="b", max_trials=12, seed=0)
+    )
     assert a == b
 
 
@@ -155,8 +182,15 @@ def test_failed_configurations_never_breed_nor_return(tmp_path, count_duplicates
             raise RuntimeError("nadam diverged")
         return mixed_score(hp)
 
-    oracle = run_search(function, tmp_path, mixed_space(), max_trials=40, seed=6,
-                        population_size=10, max_consecutive_failed_trials=40)
+    oracle = run_search(
+        function,
+        tmp_path,
+        mixed_space(),
+        max_trials=40,
+        seed=6,
+        population_size=10,
+        max_consecutive_failed_trials=40,
+    )
     failed = {tid for tid, t in oracle.trials.items() if t.status == TrialStatus.FAILED}
     assert failed
     for generation in oracle._generations:
@@ -168,8 +202,14 @@ def test_failed_configurations_never_breed_nor_return(tmp_path, count_duplicates
 
 
 def test_nan_objective_fails_the_trial_and_is_excluded(tmp_path):
-    oracle = run_search(lambda hp: math.nan if hp["batchnorm"] else mixed_score(hp), tmp_path,
-                        mixed_space(), max_trials=20, seed=1, max_consecutive_failed_trials=20)
+    oracle = run_search(
+        lambda hp: math.nan if hp["batchnorm"] else mixed_score(hp),
+        tmp_path,
+        mixed_space(),
+        max_trials=20,
+        seed=1,
+        max_consecutive_failed_trials=20,
+    )
     history = oracle.history
     assert all(s is None or math.isfinite(s) for g in history.generations for s in g.scores)
     assert history.fittest["genome"]["batchnorm"] is False
@@ -180,17 +220,32 @@ def test_too_many_consecutive_failures_stop_with_the_last_error(tmp_path):
         raise ValueError("broken build")
 
     with pytest.raises(RuntimeError, match="broken build"):
-        run_search(function, tmp_path, mixed_space(), max_trials=10, seed=1,
-                   max_consecutive_failed_trials=3)
+        run_search(
+            function,
+            tmp_path,
+            mixed_space(),
+            max_trials=10,
+            seed=1,
+            max_consecutive_failed_trials=3,
+        )
 
 
 def test_generations_argument_sets_the_budget(tmp_path):
-    oracle = run_search(mixed_score, tmp_path, mixed_space(), population_size=6, generations=3,
-                        elites=1, seed=1)
+    oracle = run_search(
+        mixed_score, tmp_path, mixed_space(), population_size=6, generations=3, elites=1, seed=1
+    )
     assert len(oracle.trials) == 6 + 5 + 5
     assert len(oracle.history.generations) == 3
-    both = run_search(mixed_score, tmp_path, mixed_space(), project_name="both", max_trials=8,
-                      population_size=6, generations=3, seed=1)
+    both = run_search(
+        mixed_score,
+        tmp_path,
+        mixed_space(),
+        project_name="both",
+        max_trials=8,
+        population_size=6,
+        generations=3,
+        seed=1,
+    )
     assert len(both.trials) == 8  # the first limit reached wins
 
 
@@ -226,8 +281,13 @@ def test_default_population_scales_with_the_budget():
 
 def test_parallel_requests_never_duplicate_running_trials(tmp_path):
     # Several tuners ask before any trial ends: all running configurations must differ.
-    oracle = kte.EvolutionaryOracle(objective=kt.Objective("score", "max"), max_trials=30,
-                                    population_size=6, hyperparameters=mixed_space(), seed=1)
+    oracle = kte.EvolutionaryOracle(
+        objective=kt.Objective("score", "max"),
+        max_trials=30,
+        population_size=6,
+        hyperparameters=mixed_space(),
+        seed=1,
+    )
     oracle._set_project_dir(str(tmp_path), "parallel")
     finished = 0
     while True:

@@ -22,11 +22,13 @@ def digits():
 
 
 def build_model(hp):
-    model = keras.Sequential([
-        keras.Input((64,)),
-        keras.layers.Dense(hp.Int("units", 8, 32, step=8), activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(hp.Int("units", 8, 32, step=8), activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(hp.Choice("learning_rate", [1e-3, 1e-2])),
         loss="sparse_categorical_crossentropy",
@@ -72,8 +74,14 @@ def test_history_and_plot_after_a_real_search(tmp_path, digits):
     (x, y), (xv, yv) = digits
     keras.utils.set_random_seed(0)
     tuner = kte.EvolutionaryTuner(
-        build_model, objective="val_accuracy", population_size=3, generations=3, elites=1,
-        seed=1, directory=str(tmp_path), project_name="digits",
+        build_model,
+        objective="val_accuracy",
+        population_size=3,
+        generations=3,
+        elites=1,
+        seed=1,
+        directory=str(tmp_path),
+        project_name="digits",
     )
     tuner.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
     history = tuner.history
@@ -86,8 +94,9 @@ def test_history_and_plot_after_a_real_search(tmp_path, digits):
         "trial_id": best_trial.trial_id,
     }
     path = tmp_path / "evolution.png"
-    history.plot(title="Validation accuracy by generation", ylabel="Validation accuracy",
-                 path=str(path))
+    history.plot(
+        title="Validation accuracy by generation", ylabel="Validation accuracy", path=str(path)
+    )
     assert path.stat().st_size > 1000
     assert kte.History.load(str(tmp_path), "digits") == history
 
@@ -95,19 +104,26 @@ def test_history_and_plot_after_a_real_search(tmp_path, digits):
 def test_oracle_works_with_a_plain_keras_tuner(tmp_path, digits):
     (x, y), (xv, yv) = digits
     oracle = kte.EvolutionaryOracle(objective="val_accuracy", max_trials=4, seed=2)
-    tuner = kt.Tuner(oracle=oracle, hypermodel=build_model, directory=str(tmp_path),
-                     project_name="plain")
+    tuner = kt.Tuner(
+        oracle=oracle, hypermodel=build_model, directory=str(tmp_path), project_name="plain"
+    )
     tuner.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
     assert len(oracle.trials) == 4
     assert oracle.history.fittest is not None
 
 
 def test_max_trials_defaults_to_random_search_budget():
-    tuner = kte.EvolutionaryTuner(build_model, objective="val_accuracy", overwrite=True,
-                                  directory="/tmp/kte-defaults")
+    tuner = kte.EvolutionaryTuner(
+        build_model, objective="val_accuracy", overwrite=True, directory="/tmp/kte-defaults"
+    )
     assert tuner.oracle.max_trials == 10
-    unlimited = kte.EvolutionaryTuner(build_model, objective="val_accuracy", max_trials=None,
-                                      overwrite=True, directory="/tmp/kte-defaults")
+    unlimited = kte.EvolutionaryTuner(
+        build_model,
+        objective="val_accuracy",
+        max_trials=None,
+        overwrite=True,
+        directory="/tmp/kte-defaults",
+    )
     assert unlimited.oracle.max_trials is None
 
 
