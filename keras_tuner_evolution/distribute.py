@@ -108,6 +108,8 @@ def serve(tuner: keras_tuner.Tuner, verbose: Any = None) -> None:
         server.stop(STOP_GRACE_SECONDS).wait()
         if progress is not None:
             progress.close()
+        if hasattr(oracle, "flush_history"):
+            oracle.flush_history()  # the History workers and users read from disk
 
 
 def _make_servicer(oracle: keras_tuner.Oracle) -> Any:

@@ -12,16 +12,26 @@ from keras_tuner import HyperParameters
 
 from keras_tuner_evolution.history import History
 from keras_tuner_evolution.oracle import EvolutionaryOracle
+from keras_tuner_evolution.progress import ProgressHooks
+from keras_tuner_evolution.storage import AtomicTunerState
 
 SCORE = "score"
 
 
-class FunctionTuner(keras_tuner.Tuner):
+class FunctionTuner(AtomicTunerState, keras_tuner.Tuner):
     """A tuner whose trial is one call of `function(hp) -> float`; no model is trained."""
 
     def __init__(self, function: Callable[[HyperParameters], float], oracle, **kwargs):
         self.function = function
+        # A trial reports its value once, when the call returns (what `reload` relies on).
+        oracle.results_reported_at_end = True
+        self._progress = ProgressHooks(self)
         super().__init__(oracle, hypermodel=None, **kwargs)
+
+    @property
+    def history(self) -> History:
+        """The `History` of the search (see `EvolutionaryOracle.history`)."""
+        return self.oracle.history
 
     def run_trial(self, trial, *args, **kwargs) -> dict[str, float]:
         value = float(self.function(trial.hyperparameters))
@@ -32,6 +42,20 @@ class FunctionTuner(keras_tuner.Tuner):
 
     def save_model(self, trial_id, model, step=0):
         """Nothing to save: a function search trains no model."""
+
+    def on_search_begin(self):
+        super().on_search_begin()
+        self._progress.search_begin()
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        self._progress.trial_end(trial)
+
+    def on_search_end(self):
+        super().on_search_end()
+        self._progress.search_end()
+        if hasattr(self.oracle, "flush_history"):
+            self.oracle.flush_history()
 
 
 def _optimize(

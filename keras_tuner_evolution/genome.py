@@ -287,3 +287,24 @@ def active_hyperparameter(
         if is_active(hp, genome):
             return hp
     return candidates[0]
+
+
+def ensure_active_values(hyperparameters: HyperParameters) -> None:
+    """Keras Tuner's `HyperParameters.ensure_active_values`, right for a name in two scopes.
+
+    Keras Tuner's version walks the space and drops the value of every inactive entry, so a
+    name declared under two `conditional_scope`s (say `units` for model "a" and for model "b")
+    loses its value whenever the second declaration is inactive. Here a value is dropped only
+    when no declaration of its name is active; a missing active value takes its default.
+    """
+    active: dict[str, hp_module.HyperParameter] = {}
+    for hp in hyperparameters.space:
+        if hp.name not in active and hyperparameters.is_active(hp):
+            active[hp.name] = hp
+    declared = {hp.name for hp in hyperparameters.space}
+    for name in list(hyperparameters.values):
+        if name in declared and name not in active:
+            del hyperparameters.values[name]
+    for name, hp in active.items():
+        if name not in hyperparameters.values:
+            hyperparameters.values[name] = hp.default

@@ -5,32 +5,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
+from keras_tuner_evolution.storage import atomic_write_text  # noqa: F401 (re-exported)
+
 HISTORY_FILE = "history.json"
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Writes a file so that a reader (or a crash) never sees it half written.
-
-    The text goes to a temporary file in the same folder, is flushed and fsynced, then
-    renamed over `path` (an atomic step on POSIX and Windows).
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
-        raise
 
 
 @dataclass
@@ -195,7 +175,24 @@ class History:
     # Serialisation -------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Built by hand: `dataclasses.asdict` deep-copies every value, which took most of the
+        # time of saving a long search's History.
+        data = {
+            "objective": self.objective,
+            "direction": self.direction,
+            "generations": [
+                {
+                    "index": g.index,
+                    "members": list(g.members),
+                    "elites": list(g.elites),
+                    "scores": list(g.scores),
+                }
+                for g in self.generations
+            ],
+            "genomes": {tid: dict(genome) for tid, genome in self.genomes.items()},
+            "stop_reason": self.stop_reason,
+            "lineage": {tid: dict(record) for tid, record in self.lineage.items()},
+        }
         data["summary"] = {
             "best": self.best,
             "mean": self.mean,
@@ -206,7 +203,10 @@ class History:
 
     def to_json(self) -> str:
         """The History as JSON (with derived statistics included for other tools)."""
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False, default=_json_default)
+        # Compact: a long search's History runs to megabytes, and it is rewritten as it grows.
+        return json.dumps(
+            self.to_dict(), separators=(",", ":"), allow_nan=False, default=_json_default
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:

@@ -12,10 +12,11 @@ from typing import Any
 import keras_tuner
 import numpy as np
 from keras_tuner import HyperParameters
-from keras_tuner.engine.trial import TrialStatus
+from keras_tuner.engine.trial import Trial, TrialStatus
+from keras_tuner.src.backend import io as kt_io
 
 from keras_tuner_evolution import genome as genome_lib
-from keras_tuner_evolution import operators, stopping, warm_start
+from keras_tuner_evolution import operators, stopping, storage, warm_start
 from keras_tuner_evolution.history import HISTORY_FILE, Generation, History
 
 logger = logging.getLogger("keras_tuner_evolution")
@@ -28,6 +29,11 @@ MAX_RANDOM_DRAWS = 50
 MAX_ENUMERATION = 200_000
 # Seconds a tuner waits after an IDLE answer, so that workers do not spin on the oracle.
 IDLE_WAIT = 0.2
+# A lineage record's fields, in the order oracle.json stores them.
+LINEAGE_FIELDS = ("generation", "origin", "parents", "mutated")
+# history.json is derived from oracle.json, so it is rewritten at most this often (and always
+# when the search stops): a long search's History is megabytes, too much to write per trial.
+HISTORY_SAVE_SECONDS = 2.0
 
 
 def default_population_size(max_trials: int | None) -> int:
@@ -258,6 +264,11 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         self._genomes: dict[str, genome_lib.Genome] = {}
         self._seen: dict[str, str] | None = {}
         self._space_size: tuple[int, int | None] | None = None
+        self._goal_met: bool | None = None  # None: not known, scan the trials
+        # Set by tuners whose trials report their result once, at the end (see `reload`).
+        self.results_reported_at_end = False
+        self._proposed = 0  # trials whose genome is in `_genomes` (see `_ensure_seen`)
+        self._history_due = 0.0  # monotonic time after which history.json may be rewritten
 
     # Keras Tuner hooks -----------------------------------------------------------------------
 
@@ -281,8 +292,8 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         if self._children_left(generation) <= 0:
             if self.generations is not None and len(self._generations) >= self.generations:
                 return self._stop("generations")
-            if stopping.patience_exhausted(
-                self.history.best, self.patience, self.min_delta, self.objective.direction
+            if self.patience is not None and stopping.patience_exhausted(
+                self._best_per_generation(), self.patience, self.min_delta, self.objective.direction
             ):
                 return self._stop("patience")
             running = self._running_members(generation)
@@ -300,6 +311,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
 
         generation["members"].append(trial_id)
         self._genomes[trial_id] = genome
+        self._proposed += 1
         self._seen[genome_lib.genome_hash(genome)] = trial_id
         self._lineage[trial_id] = {"generation": generation["index"], **record}
         return {"status": TrialStatus.RUNNING, "values": dict(genome)}
@@ -314,10 +326,33 @@ class EvolutionaryOracle(keras_tuner.Oracle):
     @keras_tuner.synchronized
     def _create_trial_locked(self, tuner_id: str):
         trial = super().create_trial(tuner_id)
-        if trial.status == TrialStatus.STOPPED and self._stop_reason is None:
-            self._stop("max_trials")
-            self._save_history()
+        if trial.status == TrialStatus.STOPPED:
+            if self._stop_reason is None:
+                self._stop("max_trials")
+            self.flush_history()
         return trial
+
+    @keras_tuner.synchronized
+    def end_trial(self, trial) -> None:
+        super().end_trial(trial)
+        if self._goal_met is False and self.goal is not None:
+            # Only the trial that just ended can newly reach the goal: no rescan of them all.
+            score = self._score(trial.trial_id)
+            if score is not None:
+                self._goal_met = stopping.goal_reached([score], self.goal, self.objective.direction)
+
+    def _record_values(self, trial) -> None:
+        """As Keras Tuner's, keeping values of names declared under several scopes."""
+        hyperparameters = trial.hyperparameters
+        # Keras Tuner calls `ensure_active_values()` first, which drops such values (a bug
+        # RandomSearch shares): shadow it on this instance with the right rule.
+        hyperparameters.ensure_active_values = lambda: genome_lib.ensure_active_values(
+            hyperparameters
+        )
+        try:
+            super()._record_values(trial)
+        finally:
+            del hyperparameters.ensure_active_values
 
     @keras_tuner.synchronized
     def update_space(self, hyperparameters) -> None:
@@ -329,8 +364,162 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             self._space_size = None
 
     def save(self) -> None:
-        super().save()
+        """Writes oracle.json atomically (see `storage`), then the History."""
+        storage.save_json(self._get_oracle_fname(), self.get_state())
         self._save_history()
+
+    def _save_trial(self, trial) -> None:
+        """Writes a trial's trial.json atomically (Keras Tuner's write can leave it empty)."""
+        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        storage.save_json(path, trial.get_state())
+
+    def score_trial(self, trial) -> None:
+        """As Keras Tuner's, but an infinite score (a diverged loss) fails the trial too.
+
+        Keras Tuner marks a NaN score INVALID (retried, then FAILED); an infinite one would
+        otherwise count as completed, and +inf would even look like the best maximised score.
+        """
+        super().score_trial(trial)
+        if trial.score is not None and not math.isfinite(float(trial.score)):
+            trial.score = math.nan
+
+    def reload(self) -> None:
+        """Reloads the search from its project folder, surviving a crash at any moment.
+
+        Unlike Keras Tuner's `Oracle.reload`:
+
+        - an unreadable oracle.json raises a `storage.StateFileError` naming it, and nothing
+          is changed in the folder;
+        - an unreadable (empty, truncated, corrupt) or missing trial.json of a started trial
+          is reported by name, kept aside as `trial.json.unreadable`, and its trial runs
+          again with the configuration recorded in oracle.json;
+        - a trial.json written just before a crash, for a trial that oracle.json does not know
+          yet, is ignored: the trial was never handed out, and is proposed again;
+        - a running trial whose trial.json already says it ended (the process died between
+          writing the two files) is ended, not trained again.
+        """
+        oracle_file = self._get_oracle_fname()
+        state = storage.load_json(oracle_file)
+        if not isinstance(state, dict) or "start_order" not in state:
+            raise storage.StateFileError(
+                f"Cannot read the search state file {oracle_file}: it is not an oracle's state."
+            )
+        started = [str(tid) for tid in state["start_order"]]
+        known = set(started)
+        pattern = os.path.join(self._project_dir, "trial_*", "trial.json")
+        unreadable: dict[str, tuple[str, str]] = {}
+        for fname in sorted(kt_io.glob(pattern)):
+            trial_id = os.path.basename(os.path.dirname(fname))[len("trial_") :]
+            if trial_id not in known:
+                continue  # written before a crash, before oracle.json recorded the trial
+            try:
+                trial = Trial.from_state(storage.load_json(fname))
+            except (storage.StateFileError, KeyError, TypeError, ValueError) as error:
+                unreadable[trial_id] = (fname, f"{type(error).__name__}: {error}")
+                continue
+            self.trials[trial.trial_id] = trial
+        rerun = self._recover_trials(state, started, unreadable)
+        try:
+            self.set_state(state)
+        except KeyError as error:
+            raise RuntimeError(
+                "Error reloading `Oracle` from existing project. If you did not mean to reload "
+                "from an existing project, change the `project_name` or pass `overwrite=True` "
+                f"when creating the `Tuner`. Found existing project at: {self._project_dir}"
+            ) from error
+        for trial_id in rerun:
+            if trial_id in self.end_order:
+                self.end_order.remove(trial_id)
+            self._run_times[trial_id] = 0
+            for tuner_id, ongoing in list(self.ongoing_trials.items()):
+                if ongoing.trial_id == trial_id:
+                    del self.ongoing_trials[tuner_id]
+            if trial_id not in self._retry_queue:
+                self._retry_queue.append(trial_id)
+            self._save_trial(self.trials[trial_id])
+        # Running trials whose trial.json says they ended for good: finish ending them. (An
+        # INVALID one may be an earlier failed run now being retried: it is retried again.)
+        # With a tuner that reports a trial's result once, at its end, a running trial whose
+        # trial.json holds the objective has finished too: it is ended, not trained again.
+        for tuner_id, trial in list(self.ongoing_trials.items()):
+            reported = (
+                self.results_reported_at_end
+                and trial.status == TrialStatus.RUNNING
+                and trial.metrics.exists(self.objective.name)
+            )
+            if trial.status not in (TrialStatus.COMPLETED, TrialStatus.FAILED) and not reported:
+                continue
+            del self.ongoing_trials[tuner_id]
+            self.update_space(trial.hyperparameters)
+            if reported:
+                trial.status = TrialStatus.COMPLETED
+                self.score_trial(trial)
+                if math.isnan(float(trial.score)):
+                    trial.status = TrialStatus.INVALID
+            self._record_values(trial)
+            self._run_times[trial.trial_id] += 1
+            if not self._retry(trial) and trial.trial_id not in self.end_order:
+                self.end_order.append(trial.trial_id)
+            if reported:
+                self._save_trial(trial)
+        # As Keras Tuner: trials that were running are retried, from scratch.
+        for trial in self.ongoing_trials.values():
+            if trial.trial_id not in self._retry_queue:
+                self._retry_queue.append(trial.trial_id)
+        self.ongoing_trials = {}
+
+    def _recover_trials(
+        self, state: dict[str, Any], started: list[str], unreadable: dict[str, tuple[str, str]]
+    ) -> list[str]:
+        """Rebuilds the started trials whose trial.json is unreadable or missing, to rerun."""
+        evolution = state.get("evolution") or {}
+        # Not in oracle.json (it would double its size, and it is rewritten twice per trial):
+        # a lost trial's configuration is read from history.json, which lags by at most
+        # HISTORY_SAVE_SECONDS. `trial_values` was saved by development versions.
+        values_by_id = evolution.get("trial_values") or {}
+        missing = [tid for tid in started if tid not in self.trials]
+        if missing and not values_by_id:
+            values_by_id = self._genomes_from_history()
+        rerun = []
+        for trial_id in missing:
+            fname, reason = unreadable.get(
+                trial_id,
+                (
+                    os.path.join(self._project_dir, f"trial_{trial_id}", "trial.json"),
+                    "the file is missing",
+                ),
+            )
+            values = values_by_id.get(trial_id)
+            if values is None:
+                raise storage.StateFileError(
+                    f"Cannot read the trial state file {fname} ({reason}), and the "
+                    f"configuration of trial {trial_id} is recorded nowhere else. Restore the "
+                    "file, or start a new search (another `project_name` or `overwrite=True`)."
+                )
+            kept = storage.set_aside(fname) if os.path.exists(fname) else None
+            logger.warning(
+                "Cannot read the trial state file %s (%s)%s: trial %s runs again.",
+                fname,
+                reason,
+                f"; kept as {kept}" if kept else "",
+                trial_id,
+            )
+            hyperparameters = HyperParameters.from_config(state["hyperparameters"])
+            hyperparameters.values = dict(values)
+            self.trials[trial_id] = Trial(
+                hyperparameters=hyperparameters, trial_id=trial_id, status=TrialStatus.RUNNING
+            )
+            rerun.append(trial_id)
+        return rerun
+
+    def _genomes_from_history(self) -> dict[str, Any]:
+        """Configurations by trial id from history.json (see `_recover_trials`)."""
+        path = os.path.join(self._project_dir, HISTORY_FILE)
+        try:
+            genomes = storage.load_json(path).get("genomes", {})
+        except (storage.StateFileError, AttributeError):
+            return {}
+        return genomes if isinstance(genomes, dict) else {}
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
@@ -339,7 +528,12 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             "elites": self.elites,
             "breeders": self.breeders,
             "generations": self._generations,
-            "lineage": self._lineage,
+            # Lists, not dicts: oracle.json is rewritten twice per trial, and this is its
+            # largest part.
+            "lineage": {
+                tid: [r["generation"], r["origin"], r["parents"], r["mutated"]]
+                for tid, r in self._lineage.items()
+            },
             "stop_reason": self._stop_reason,
             "rng_state": self._rng.bit_generator.state,
             "pending": self._pending,
@@ -358,7 +552,10 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         self.elites = evolution["elites"]
         self.breeders = evolution["breeders"]
         self._generations = evolution["generations"]
-        self._lineage = evolution["lineage"]
+        self._lineage = {
+            tid: record if isinstance(record, dict) else dict(zip(LINEAGE_FIELDS, record))
+            for tid, record in evolution["lineage"].items()
+        }
         # Limits may have been raised on resume, so only exhaustion is final.
         reason = evolution["stop_reason"]
         self._stop_reason = reason if reason == "exhausted" else None
@@ -368,6 +565,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         self._seconds_before = evolution.get("search_seconds", 0.0)
         self._clock_start = None
         self._seen = None
+        self._goal_met = None
 
     # The population --------------------------------------------------------------------------
 
@@ -533,8 +731,13 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         return genome_lib.genome_hash(genome) in self._seen
 
     def _ensure_seen(self) -> None:
-        """Rebuilds the genomes and hashes of all trials ever started, when stale."""
-        if self._seen is not None:
+        """Rebuilds the genomes and hashes of all trials ever started, when stale.
+
+        Stale: the space grew, the state was reloaded, or a trial was put into `self.trials`
+        without `create_trial` (as Keras Tuner's own tests seed an oracle): a trial we did not
+        propose makes `self.trials` outgrow the genomes we know.
+        """
+        if self._seen is not None and len(self.trials) <= self._proposed:
             return
         self._genomes = {
             trial_id: genome_lib.repair(self.hyperparameters, trial.hyperparameters.values)
@@ -543,6 +746,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         for trial_id, record in self._imported.items():
             self._genomes[trial_id] = genome_lib.repair(self.hyperparameters, record["genome"])
         self._seen = {genome_lib.genome_hash(g): tid for tid, g in self._genomes.items()}
+        self._proposed = len(self.trials)
 
     def _search_seconds(self) -> float:
         if self._clock_start is None:
@@ -553,10 +757,21 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         """The goal and time rules, checked before every new trial."""
         if self.max_search_time is not None and self._search_seconds() >= self.max_search_time:
             return "time"
-        scores = [score for _, score in self._completed([*self.trials, *self._imported])]
-        if stopping.goal_reached(scores, self.goal, self.objective.direction):
-            return "goal"
-        return None
+        if self.goal is None:
+            return None
+        if self._goal_met is None:
+            # Once per session (resume, warm start); `end_trial` keeps it current after that.
+            scores = [score for _, score in self._completed([*self.trials, *self._imported])]
+            self._goal_met = stopping.goal_reached(scores, self.goal, self.objective.direction)
+        return "goal" if self._goal_met else None
+
+    def _best_per_generation(self) -> list[float | None]:
+        best = []
+        for plan in self._generations:
+            scores = [score for _, score in self._completed(plan["members"])]
+            pick = max if self.objective.direction == "max" else min
+            best.append(pick(scores) if scores else None)
+        return best
 
     def _stop(self, reason: str) -> dict[str, Any]:
         if self._stop_reason != reason:
@@ -611,7 +826,18 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             ", ".join(retrained) or "none",
         )
 
-    def _save_history(self) -> None:
+    def _save_history(self, force: bool = False) -> None:
+        """Writes history.json, at most every `HISTORY_SAVE_SECONDS` unless `force`."""
         if getattr(self, "_directory", None) is None:
             return
+        started = time.monotonic()
+        if not force and started < self._history_due:
+            return
         self.history.save(os.path.join(self._project_dir, HISTORY_FILE))
+        # Writing never takes more than a tenth of the search's time, however long it grows.
+        spent = time.monotonic() - started
+        self._history_due = time.monotonic() + max(HISTORY_SAVE_SECONDS, 9 * spent)
+
+    def flush_history(self) -> None:
+        """Writes history.json now (the tuner calls it when a search ends)."""
+        self._save_history(force=True)

@@ -9,6 +9,7 @@ returns. `verbose=0` silences it.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import Any, TextIO
@@ -196,14 +197,19 @@ class ProgressHooks:
 
     def search_begin(self) -> None:
         self.progress = SearchProgress.for_tuner(self.tuner)
+        self.best = None
         if self.progress.enabled:
+            # Once per search (a resumed one has a best already); then per trial, O(1).
+            fittest = self.tuner.oracle.history.fittest if self._evolutionary() else None
+            self.best = fittest["fitness"] if fittest else None
             self._update()
 
-    def trial_end(self) -> None:
-        """Call after the oracle ended the trial (after `Tuner.on_trial_end`)."""
+    def trial_end(self, trial=None) -> None:
+        """Call after the oracle ended `trial` (after `Tuner.on_trial_end`)."""
         if self.progress is not None and self.progress.enabled:
             if getattr(self.tuner.oracle, "verbose", 0) not in (0, False):
                 self.progress.redisplay()  # Keras Tuner clears a notebook cell per trial
+            self._record(trial)
             self._update()
 
     def search_end(self) -> None:
@@ -211,13 +217,22 @@ class ProgressHooks:
             self.progress.close()
             self.progress = None
 
+    def _evolutionary(self) -> bool:
+        return hasattr(self.tuner.oracle, "history")
+
+    def _record(self, trial) -> None:
+        score = None if trial is None else getattr(trial, "score", None)
+        if score is None or not math.isfinite(float(score)):
+            return
+        direction = getattr(self.tuner.oracle.objective, "direction", "max")
+        if self.best is None or (score > self.best if direction == "max" else score < self.best):
+            self.best = float(score)
+
     def _update(self) -> None:
         oracle = self.tuner.oracle
-        history = self.tuner.history
-        fittest = history.fittest
-        current = history.generations[-1].index if history.generations else None
+        # The generation from the oracle's plan, without building the whole History per trial.
+        plans = getattr(oracle, "_generations", None)
+        current = plans[-1]["index"] if plans else None
         self.progress.update(
-            len(getattr(oracle, "end_order", [])),
-            generation=current,
-            best=fittest["fitness"] if fittest else None,
+            len(getattr(oracle, "end_order", [])), generation=current, best=self.best
         )

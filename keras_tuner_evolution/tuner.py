@@ -10,6 +10,7 @@ from keras_tuner.src.distribute import utils as dist_utils
 from keras_tuner_evolution.history import History
 from keras_tuner_evolution.oracle import EvolutionaryOracle
 from keras_tuner_evolution.progress import ProgressHooks
+from keras_tuner_evolution.storage import AtomicTunerState
 from keras_tuner_evolution.tensorboard_logging import TensorBoardLogger
 from keras_tuner_evolution.warm_start import check_initial_population
 
@@ -18,7 +19,7 @@ _NOT_GIVEN: Any = object()
 RANDOM_SEARCH_MAX_TRIALS = 10
 
 
-class EvolutionaryTuner(keras_tuner.Tuner):
+class EvolutionaryTuner(AtomicTunerState, keras_tuner.Tuner):
     """Evolutionary hyperparameter search with RandomSearch's interface.
 
     Replacing `keras_tuner.RandomSearch(` with `EvolutionaryTuner(` in working code just works:
@@ -142,6 +143,9 @@ class EvolutionaryTuner(keras_tuner.Tuner):
                 # Only the chief owns the project folder: a worker (re)started with
                 # overwrite=True would delete the trials the other workers have finished.
                 kwargs["overwrite"] = False
+        # Keras Tuner's run_trial reports a trial's metrics once, at its end; an overridden one
+        # might report intermediate values (a deprecated use), so it is not relied upon.
+        oracle.results_reported_at_end = type(self).run_trial is EvolutionaryTuner.run_trial
         super().__init__(oracle, hypermodel, **kwargs)
         if isinstance(self.oracle, EvolutionaryOracle) and initial_population:
             # The hypermodel's space is known now: fail before any training, not after.
@@ -182,10 +186,12 @@ class EvolutionaryTuner(keras_tuner.Tuner):
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         self._tensorboard.trial_end(trial)
-        self._progress.trial_end()
+        self._progress.trial_end(trial)
 
     def on_search_end(self):
         super().on_search_end()
+        if isinstance(self.oracle, EvolutionaryOracle):
+            self.oracle.flush_history()
         self._tensorboard.search_end()
         self._progress.search_end()
 

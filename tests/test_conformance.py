@@ -142,13 +142,9 @@ def test_exhausted_space_registered_during_trials(tmp_path):
     assert_valid_and_unique(tuner.oracle)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Keras Tuner limitation (RandomSearch fails alike; reported): its "
-    "ensure_active_values() drops or redraws a value whose name is declared under two "
-    "conditional scopes, so those trials crash with KeyError or run unseeded values",
-)
 def test_one_name_under_two_scopes(tmp_path):
+    # Keras Tuner's ensure_active_values() drops such a value (RandomSearch crashes with
+    # KeyError here); the oracle's _record_values keeps it.
     hps = kt.HyperParameters()
     hps.Choice("model", ["a", "b"])
     with hps.conditional_scope("model", "a"):
@@ -511,11 +507,6 @@ def test_dynamic_space_grown_in_place(tmp_path):
 # Step and sampling --------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug (reported): trials put into oracle.trials outside create_trial() are "
-    "not remembered by the dedup, so their configuration is proposed again",
-)
 def test_step_respected_with_seeded_trials(tmp_path):
     # bayesian_test.test_step_respected, with its injected trial; the space has 4 values.
     hps = kt.HyperParameters()

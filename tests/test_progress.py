@@ -99,3 +99,17 @@ def test_workers_of_a_distributed_search_show_no_bar(monkeypatch):
     monkeypatch.delenv("KERASTUNER_ORACLE_IP")
     oracle.verbose = 1
     assert SearchProgress.for_tuner(SimpleNamespace(oracle=oracle)).enabled
+
+
+def test_maximize_shows_the_same_progress(capsys):
+    history = kte.maximize(
+        mixed_score, mixed_space(), max_trials=8, population_size=4, seed=3, verbose=1
+    )
+    lines = progress_lines(capsys.readouterr().err)
+    # Generations of 4, 3 (one elite carried over) and the first trial of the third.
+    assert len(lines) == 3, lines
+    assert " 8/8 " in lines[-1] and "generation=3" in lines[-1]
+    best = float(re.search(r"best=(\S+?)[,\]]", lines[-1]).group(1))
+    assert best == pytest.approx(history.fittest["fitness"], rel=1e-3)
+    kte.maximize(mixed_score, mixed_space(), max_trials=4, seed=3, verbose=0)
+    assert not progress_lines(capsys.readouterr().err)
