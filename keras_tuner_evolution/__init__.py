@@ -6,28 +6,64 @@ Public names:
     DenseHyperModel: a ready-made dense-network hypermodel (15 hyperparameters).
     History: per-generation statistics, the fittest genome, JSON round trip and plots.
     maximize, minimize: evolve the arguments of any Python function.
+    train_best: fully train the fittest configuration of a search.
+    TimeLimit: a Keras callback that ends training after a number of seconds.
+
+The names are imported on first use: `kte launch` and `kte --help` start at once, without
+importing TensorFlow (the launcher must not take a GPU for itself).
 """
 
-from keras_tuner_evolution.functions import maximize, minimize
-from keras_tuner_evolution.history import Generation, History
-from keras_tuner_evolution.oracle import EvolutionaryOracle
-from keras_tuner_evolution.tuner import EvolutionaryTuner
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "EvolutionaryOracle": "keras_tuner_evolution.oracle",
+    "EvolutionaryTuner": "keras_tuner_evolution.tuner",
+    "DenseHyperModel": "keras_tuner_evolution.hypermodels",
+    "Generation": "keras_tuner_evolution.history",
+    "History": "keras_tuner_evolution.history",
+    "maximize": "keras_tuner_evolution.functions",
+    "minimize": "keras_tuner_evolution.functions",
+    "train_best": "keras_tuner_evolution.training",
+    "TimeLimit": "keras_tuner_evolution.callbacks",
+}
+
 __all__ = [
+    "DenseHyperModel",
     "EvolutionaryOracle",
     "EvolutionaryTuner",
     "Generation",
     "History",
+    "TimeLimit",
     "maximize",
     "minimize",
+    "train_best",
     "__version__",
 ]
 
-try:  # the hypermodel module is optional while it is being written
-    from keras_tuner_evolution.hypermodels import DenseHyperModel  # noqa: F401
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time see __getattr__
+    from keras_tuner_evolution.callbacks import TimeLimit
+    from keras_tuner_evolution.functions import maximize, minimize
+    from keras_tuner_evolution.history import Generation, History
+    from keras_tuner_evolution.hypermodels import DenseHyperModel
+    from keras_tuner_evolution.oracle import EvolutionaryOracle
+    from keras_tuner_evolution.training import train_best
+    from keras_tuner_evolution.tuner import EvolutionaryTuner
 
-    __all__.append("DenseHyperModel")
-except ImportError:  # pragma: no cover
-    pass
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keras_tuner_evolution' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # imported once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

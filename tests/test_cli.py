@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import runpy
+import subprocess
 import sys
 import urllib.error
 
@@ -217,3 +218,22 @@ def test_module_entry_point_runs_main(monkeypatch, capsys):
         runpy.run_module("keras_tuner_evolution", run_name="__main__")
     assert exit_.value.code == 2
     assert "usage: kte demo" in capsys.readouterr().err
+
+
+def test_the_command_line_starts_without_tensorflow():
+    # `kte launch` must not import TensorFlow (slow, and it must not take a GPU for itself).
+    code = (
+        "import sys, keras_tuner_evolution.cli as cli, keras_tuner_evolution.launch; "
+        "cli.build_parser(); "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_public_names_are_imported_on_first_use():
+    import keras_tuner_evolution as kte
+
+    for name in kte.__all__:
+        assert getattr(kte, name) is not None
+    with pytest.raises(AttributeError, match="no_such_name"):
+        kte.no_such_name  # noqa: B018
