@@ -88,6 +88,55 @@ def select_breeders(
     return [int(i) for i in rng.choice(len(scores), size=count, replace=False, p=weights)]
 
 
+def tournament_select(
+    rng: np.random.Generator,
+    scores: Sequence[float],
+    count: int,
+    size: int = 3,
+    direction: str = "max",
+) -> list[int]:
+    """Draws `count` distinct members by tournaments: each the fittest of `size` contenders.
+
+    The contenders of each tournament are drawn uniformly, without replacement, from the members
+    not picked yet (all of them when fewer than `size` are left). Only the order of the scores
+    matters; `size=1` is uniform selection and larger sizes select harder.
+
+    Returns:
+        Indices into `scores`, in draw order; at most `len(scores)` of them.
+    """
+    if direction not in ("min", "max"):
+        raise ValueError(f"`direction` must be 'min' or 'max', got {direction!r}.")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"`size` (tournament size) must be an integer >= 1, got {size!r}.")
+    fitness = _ranks(scores, direction)
+    left = list(range(len(scores)))
+    picked: list[int] = []
+    for _ in range(min(count, len(scores))):
+        contenders = rng.choice(len(left), size=min(size, len(left)), replace=False)
+        winner = max(contenders, key=lambda i: (fitness[left[i]], -i))
+        picked.append(left.pop(int(winner)))
+    return picked
+
+
+def success_rule(factor: float, success_rate: float, target: float = 0.2) -> float:
+    """Rechenberg's 1/5 success rule for the mutation strength, kept in `[0.25, 4]`.
+
+    Args:
+        factor: The current multiplier of the mutation rate and scale.
+        success_rate: Fraction of the last generation's children that beat both parents.
+        target: The success rate at which the strength stays put.
+
+    Returns:
+        `factor * 1.5` when more children than `target` succeeded, `factor / 1.5**(1/4)`
+        otherwise (so that at the target rate the strength is stable on average).
+    """
+    if success_rate > target:
+        factor *= 1.5
+    else:
+        factor /= 1.5**0.25
+    return float(min(4.0, max(0.25, factor)))
+
+
 def pick_parents(rng: np.random.Generator, breeders: Sequence[Any]) -> tuple[Any, Any]:
     """Two distinct breeders chosen uniformly (the same one twice if it is the only one)."""
     if len(breeders) == 1:

@@ -37,13 +37,14 @@ HISTORY_SAVE_SECONDS = 2.0
 
 
 def default_population_size(max_trials: int | None) -> int:
-    """Population size for a budget: a fifth of the trials, between 4 and 20.
+    """Population size for a budget: a twenty-fifth of the trials, between 4 and 20.
 
-    A small budget still gets several generations; 100 trials or more get 20 members.
+    Small populations bred hard win on a fixed budget (see `benchmarks/results/tuning.md`):
+    200 trials get 8 members (25 generations), 500 trials or more get 20.
     """
     if max_trials is None:
         return 20
-    return int(min(20, max(4, max_trials // 5)))
+    return int(min(20, max(4, max_trials // 25)))
 
 
 def resolve_count(value: int | float, total: int, name: str, minimum: int = 0) -> int:
@@ -88,6 +89,12 @@ def _check_fraction(value: Any, name: str, low: float, high: float, open_low: bo
         raise ValueError(f"`{name}` must be a number in {bracket}{low}, {high}], got {value!r}.")
 
 
+def _check_choice(value: Any, name: str, accepted: tuple[str, ...]) -> None:
+    if value not in accepted:
+        options = ", ".join(repr(option) for option in accepted)
+        raise ValueError(f"`{name}` must be one of {options}, got {value!r}.")
+
+
 class EvolutionaryOracle(keras_tuner.Oracle):
     """Evolves a population of hyperparameter configurations ("natural selection").
 
@@ -108,16 +115,17 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         max_trials: Maximum number of trials (configurations trained). Elites carried over are
             not trials. None with `generations` given: derived from it. None and no
             `generations`: unlimited, until the space is exhausted.
-        population_size: Members per generation, >= 2. None chooses from the budget: a fifth of
-            `max_trials` between 4 and 20 (20 when only `generations` is given).
+        population_size: Members per generation, >= 2. None chooses from the budget: a
+            twenty-fifth of `max_trials` between 4 and 20 (20 when only `generations` is
+            given).
         generations: Maximum number of generations, >= 1. When both `generations` and
             `max_trials` are given, both are limits: the search stops at whichever is reached
             first.
         elites: Fittest configurations carried into each next generation: an int in
             `[0, population_size)`, or a fraction of `population_size` in `[0, 1)` (a positive
-            fraction keeps at least one). Defaults to 0.1.
+            fraction keeps at least one). Defaults to 0.3.
         breeders: Fraction of the population drawn as parents, in `(0, 1]` (at least 2 are
-            drawn). Defaults to 0.5.
+            drawn). Defaults to 0.3.
         mutation_rate: Probability that each gene of a child mutates, in `[0, 1]`. Defaults to
             0.1.
         mutation_scale: Standard deviation of a mutation's step in probability space for
@@ -125,7 +133,19 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         selection_pressure: How much fitter members are favoured as breeders, >= 0: with `p`
             the best member is `e**p` times likelier to breed than the worst; 0 is uniform.
             Only the ranking of scores matters, so it works for any objective direction, sign
-            or scale. Defaults to 2.0.
+            or scale. Defaults to 5.0. Used when `selection="rank"`.
+        selection: How breeders are drawn: "rank" (default: rank-based weights set by
+            `selection_pressure`) or "tournament" (each breeder is the fittest of
+            `tournament_size` members drawn at random).
+        tournament_size: Contenders per tournament when `selection="tournament"`, an integer
+            >= 1 (1 is uniform selection). Defaults to 3.
+        parent_pool: Which completed members breeders are drawn from: "generation" (default:
+            the previous generation, carried elites included) or "best" (the
+            `population_size` fittest configurations found so far, a (mu + lambda) scheme).
+        adaptive_mutation: False (default): `mutation_rate` and `mutation_scale` stay fixed.
+            True: both are multiplied by a factor that follows the 1/5 success rule, raised
+            when more than a fifth of the last generation's children beat both parents,
+            lowered otherwise (the factor stays in [0.25, 4]; the rate is capped at 1).
         goal: Stop as soon as a completed trial reaches this score (>= for a maximised
             objective, <= for a minimised one). None: no goal.
         patience: Stop after this many generations without an improvement of the best score
@@ -160,11 +180,15 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         max_trials: int | None = None,
         population_size: int | None = None,
         generations: int | None = None,
-        elites: int | float = 0.1,
-        breeders: float = 0.5,
+        elites: int | float = 0.3,
+        breeders: float = 0.3,
         mutation_rate: float = 0.1,
         mutation_scale: float = 0.2,
-        selection_pressure: float = 2.0,
+        selection_pressure: float = 5.0,
+        selection: str = "rank",
+        tournament_size: int = 3,
+        parent_pool: str = "generation",
+        adaptive_mutation: bool = False,
         goal: float | None = None,
         patience: int | None = None,
         min_delta: float = 0.0,
@@ -186,6 +210,13 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         _check_fraction(mutation_rate, "mutation_rate", 0.0, 1.0, open_low=False)
         _check_fraction(mutation_scale, "mutation_scale", 0.0, 1.0, open_low=True)
         _check_fraction(selection_pressure, "selection_pressure", 0.0, 50.0, open_low=False)
+        _check_choice(selection, "selection", ("rank", "tournament"))
+        _check_int(tournament_size, "tournament_size", 1)
+        _check_choice(parent_pool, "parent_pool", ("generation", "best"))
+        if not isinstance(adaptive_mutation, bool):
+            raise ValueError(
+                f"`adaptive_mutation` must be True or False, got {adaptive_mutation!r}."
+            )
         _check_int(seed, "seed", 0, allow_none=True)
         _check_int(patience, "patience", 1, allow_none=True)
         _check_number(goal, "goal", allow_none=True)
@@ -236,6 +267,10 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         self.mutation_rate = float(mutation_rate)
         self.mutation_scale = float(mutation_scale)
         self.selection_pressure = float(selection_pressure)
+        self.selection = selection
+        self.tournament_size = int(tournament_size)
+        self.parent_pool = parent_pool
+        self.adaptive_mutation = adaptive_mutation
         self.asynchronous = bool(asynchronous)
         self.goal = goal
         self.patience = patience
@@ -635,7 +670,15 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             everyone = self._completed([*self.trials, *self._imported])
             ranked = operators.select_elites([s for _, s in everyone], self.elites, direction)
             elites = [everyone[i][0] for i in ranked]
-            pool = self._pool(self._generations[-1])
+            if self.parent_pool == "best":
+                pool = [
+                    everyone[i]
+                    for i in operators.select_elites(
+                        [s for _, s in everyone], self.population_size, direction
+                    )
+                ]
+            else:
+                pool = self._pool(self._generations[-1])
             if len(pool) < 2:
                 # Too few survivors in the last generation: let the best of all time breed.
                 extra = [
@@ -645,13 +688,18 @@ class EvolutionaryOracle(keras_tuner.Oracle):
                     )
                 ]
                 pool += [member for member in extra if member not in pool]
-            picked = operators.select_breeders(
-                self._rng,
-                [s for _, s in pool],
-                self.breeders,
-                direction,
-                self.selection_pressure,
-            )
+            if self.selection == "tournament":
+                picked = operators.tournament_select(
+                    self._rng, [s for _, s in pool], self.breeders, self.tournament_size, direction
+                )
+            else:
+                picked = operators.select_breeders(
+                    self._rng,
+                    [s for _, s in pool],
+                    self.breeders,
+                    direction,
+                    self.selection_pressure,
+                )
             breeders = [pool[i][0] for i in picked]
         if index == 0:
             elites = list(self._imported)  # scored in an earlier project: carried, not trained
@@ -662,12 +710,35 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             "breeders": breeders,
             "n_children": self.population_size - len(elites),
         }
+        if self.adaptive_mutation and index > 0:
+            # Saved with the generation, so a resumed search mutates as the original did.
+            previous = self._generations[-1]
+            generation["mutation_factor"] = operators.success_rule(
+                previous.get("mutation_factor", 1.0), self._success_rate(previous)
+            )
         self._generations.append(generation)
         return generation
+
+    def _success_rate(self, generation: dict[str, Any]) -> float:
+        """Fraction of a generation's completed children that scored better than both parents."""
+        sign = 1.0 if self.objective.direction == "max" else -1.0
+        wins = total = 0
+        for trial_id in generation["members"]:
+            record = self._lineage.get(trial_id, {})
+            child = self._score(trial_id)
+            parents = [self._score(p) for p in record.get("parents", [])]
+            if record.get("origin") != "child" or child is None or not parents or None in parents:
+                continue
+            total += 1
+            wins += all(sign * child > sign * parent for parent in parents)
+        return wins / total if total else 0.0
 
     def _propose(self, generation: dict[str, Any]):
         """A new unseen genome and its lineage record, or None if the space is exhausted."""
         space = self.hyperparameters
+        factor = generation.get("mutation_factor", 1.0)
+        rate = min(1.0, self.mutation_rate * factor)
+        scale = min(1.0, self.mutation_scale * factor)
         while generation["index"] == 0 and self._pending:
             candidate = genome_lib.repair(space, self._pending.pop(0), self._rng)
             if not self._is_seen(candidate):
@@ -679,20 +750,13 @@ class EvolutionaryOracle(keras_tuner.Oracle):
                 self._rng, self._genomes[mother], self._genomes[father]
             )
             child = genome_lib.repair(space, child, self._rng)
-            child, mutated = operators.mutate(
-                self._rng, space, child, self.mutation_rate, self.mutation_scale
-            )
+            child, mutated = operators.mutate(self._rng, space, child, rate, scale)
             for _ in range(MAX_REMUTATIONS):
                 if not self._is_seen(child):
                     parents = sorted({mother, father})
                     return child, {"origin": "child", "parents": parents, "mutated": mutated}
                 child, more = operators.mutate(
-                    self._rng,
-                    space,
-                    child,
-                    self.mutation_rate,
-                    self.mutation_scale,
-                    at_least_one=True,
+                    self._rng, space, child, rate, scale, at_least_one=True
                 )
                 mutated = sorted(set(mutated) | set(more))
         fresh = self._fresh_genome()

@@ -47,6 +47,10 @@ class EvolutionaryTuner(AtomicTunerState, keras_tuner.Tuner):
         mutation_rate: See `EvolutionaryOracle`.
         mutation_scale: See `EvolutionaryOracle`.
         selection_pressure: See `EvolutionaryOracle`.
+        selection: See `EvolutionaryOracle` ("rank" or "tournament").
+        tournament_size: See `EvolutionaryOracle`.
+        parent_pool: See `EvolutionaryOracle` ("generation" or "best").
+        adaptive_mutation: See `EvolutionaryOracle`.
         goal: See `EvolutionaryOracle`.
         patience: See `EvolutionaryOracle`.
         min_delta: See `EvolutionaryOracle`.
@@ -77,11 +81,15 @@ class EvolutionaryTuner(AtomicTunerState, keras_tuner.Tuner):
         max_consecutive_failed_trials: int = 3,
         population_size: int | None = None,
         generations: int | None = None,
-        elites: int | float = 0.1,
-        breeders: float = 0.5,
+        elites: int | float = 0.3,
+        breeders: float = 0.3,
         mutation_rate: float = 0.1,
         mutation_scale: float = 0.2,
-        selection_pressure: float = 2.0,
+        selection_pressure: float = 5.0,
+        selection: str = "rank",
+        tournament_size: int = 3,
+        parent_pool: str = "generation",
+        adaptive_mutation: bool = False,
         goal: float | None = None,
         patience: int | None = None,
         min_delta: float = 0.0,
@@ -124,6 +132,10 @@ class EvolutionaryTuner(AtomicTunerState, keras_tuner.Tuner):
             mutation_rate=mutation_rate,
             mutation_scale=mutation_scale,
             selection_pressure=selection_pressure,
+            selection=selection,
+            tournament_size=tournament_size,
+            parent_pool=parent_pool,
+            adaptive_mutation=adaptive_mutation,
             goal=goal,
             patience=patience,
             min_delta=min_delta,

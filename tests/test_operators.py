@@ -110,3 +110,37 @@ def test_mutation_rate_zero_changes_nothing():
     space.Int("a", 0, 100)
     rng = np.random.default_rng(0)
     assert operators.mutate(rng, space, {"a": 50}, rate=0.0) == ({"a": 50}, [])
+
+
+def test_tournament_select_draws_distinct_members_best_first_with_full_tournaments():
+    rng = np.random.default_rng(0)
+    scores = [3.0, -1.0, 7.0, 0.5, 2.0]
+    # A tournament as large as the pool always picks the fittest member left.
+    assert operators.tournament_select(rng, scores, 5, size=5, direction="max") == [2, 0, 4, 3, 1]
+    assert operators.tournament_select(rng, scores, 2, size=5, direction="min") == [1, 3]
+    picked = operators.tournament_select(rng, scores, 9, size=2)
+    assert sorted(picked) == [0, 1, 2, 3, 4]  # never more than the pool, never twice
+
+
+def test_tournament_size_sets_the_selection_pressure():
+    rng = np.random.default_rng(1)
+    scores = list(range(10))
+    wins = {1: 0, 4: 0}
+    for size in wins:
+        for _ in range(2000):
+            wins[size] += operators.tournament_select(rng, scores, 1, size=size)[0] == 9
+    assert 120 < wins[1] < 290  # uniform: about 200 of 2000
+    assert wins[4] > 700  # best of 4 out of 10: 40%
+
+
+@pytest.mark.parametrize("size", [0, -1, 2.5, True])
+def test_tournament_size_must_be_a_positive_integer(size):
+    with pytest.raises(ValueError, match=r"`size` \(tournament size\) must be an integer >= 1"):
+        operators.tournament_select(np.random.default_rng(0), [1.0, 2.0], 1, size=size)
+
+
+def test_success_rule_raises_on_success_lowers_otherwise_and_stays_bounded():
+    assert operators.success_rule(1.0, 0.5) == pytest.approx(1.5)
+    assert operators.success_rule(1.0, 0.1) == pytest.approx(1.5**-0.25)
+    assert operators.success_rule(3.9, 1.0) == 4.0
+    assert operators.success_rule(0.26, 0.0) == 0.25

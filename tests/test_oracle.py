@@ -274,7 +274,8 @@ def test_bad_arguments_name_the_argument_and_range(kwargs, message):
 
 def test_default_population_scales_with_the_budget():
     assert kte.EvolutionaryOracle(objective="val_loss", max_trials=10).population_size == 4
-    assert kte.EvolutionaryOracle(objective="val_loss", max_trials=60).population_size == 12
+    assert kte.EvolutionaryOracle(objective="val_loss", max_trials=60).population_size == 4
+    assert kte.EvolutionaryOracle(objective="val_loss", max_trials=200).population_size == 8
     assert kte.EvolutionaryOracle(objective="val_loss", max_trials=1000).population_size == 20
     assert kte.EvolutionaryOracle(objective="val_loss", generations=5).population_size == 20
 
@@ -303,3 +304,79 @@ def test_parallel_requests_never_duplicate_running_trials(tmp_path):
     assert finished == 30
     hashes = [genome_lib.genome_hash(g) for g in genomes_in_order(oracle)]
     assert len(set(hashes)) == 30
+
+
+@pytest.mark.parametrize("size", [1, 3, 8])
+def test_tournament_selection_breeds_without_duplicates(tmp_path, count_duplicates, size):
+    oracle = run_search(
+        mixed_score,
+        tmp_path,
+        mixed_space(),
+        max_trials=40,
+        population_size=8,
+        selection="tournament",
+        tournament_size=size,
+        seed=2,
+    )
+    assert len(oracle.trials) == 40 and count_duplicates(oracle) == 0
+    plans = oracle._generations
+    for previous, plan in zip(plans, plans[1:]):
+        assert set(plan["breeders"]) <= set(previous["members"])
+        if size == 8:  # a tournament over the whole generation picks its fittest first
+            scores = {tid: oracle._score(tid) for tid in previous["members"]}
+            assert scores[plan["breeders"][0]] == max(scores.values())
+
+
+def test_parent_pool_best_breeds_from_the_fittest_found_so_far(tmp_path, count_duplicates):
+    oracle = run_search(
+        mixed_score,
+        tmp_path,
+        mixed_space(),
+        max_trials=40,
+        population_size=8,
+        parent_pool="best",
+        seed=3,
+    )
+    assert count_duplicates(oracle) == 0
+    plans = oracle._generations
+    for index in range(1, len(plans)):
+        before = [tid for plan in plans[:index] for tid in plan["members"]]
+        scores = sorted({oracle._score(tid) for tid in before}, reverse=True)
+        cutoff = scores[min(7, len(scores) - 1)]
+        assert all(oracle._score(tid) >= cutoff for tid in plans[index]["breeders"])
+
+
+def test_adaptive_mutation_follows_the_success_rule_and_is_reproducible(tmp_path):
+    def run(name):
+        return run_search(
+            mixed_score,
+            tmp_path,
+            mixed_space(),
+            project_name=name,
+            max_trials=48,
+            population_size=8,
+            adaptive_mutation=True,
+            seed=4,
+        )
+
+    first, second = run("a"), run("b")
+    factors = [plan.get("mutation_factor") for plan in first._generations]
+    assert factors[0] is None and all(0.25 <= f <= 4.0 for f in factors[1:])
+    assert len(set(factors[1:])) > 1  # it adapts
+    assert factors == [plan.get("mutation_factor") for plan in second._generations]
+    assert genomes_in_order(first) == genomes_in_order(second)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"selection": "roulette"}, "`selection` must be one of 'rank', 'tournament'"),
+        ({"tournament_size": 0}, "`tournament_size` must be an integer >= 1"),
+        ({"tournament_size": 2.0}, "`tournament_size` must be an integer >= 1"),
+        ({"parent_pool": "all"}, "`parent_pool` must be one of 'generation', 'best'"),
+        ({"adaptive_mutation": 1}, "`adaptive_mutation` must be True or False"),
+    ],
+)
+def test_bad_algorithm_options_name_the_argument_and_range(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        kte.EvolutionaryOracle(objective="score", **kwargs)

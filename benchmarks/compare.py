@@ -1,0 +1,665 @@
+"""EvolutionaryOracle against the usual baselines, on zero-cost problems with known optima.
+
+Run: `python benchmarks/compare.py` (10 seeds x 200 trials; `--quick` for a smoke run). Needs
+`pip install -e ".[bench]"` (Optuna). Writes `benchmarks/results/compare.md`,
+`benchmarks/results/compare.png` and the raw per-run data `benchmarks/results/compare.json`
+(which `--reuse` reads back, so that a tuning run recomputes only the methods it names).
+
+Problems (all maximised, each over a Keras Tuner `HyperParameters` space, optimum known):
+
+- `dense_deceptive`: the 15-hyperparameter dense-network space, mixed Choice/stepped Float,
+  with a deceptive trap on the three categorical genes (see `sample_efficiency.py`).
+- `conditional_arch`: an architecture space built with `conditional_scope`: an `arch` Choice
+  (mlp / cnn / transformer) whose genes (layer counts, per-layer widths under nested scopes,
+  kernel, pooling, heads, ...) are only active for that architecture, plus a shared optimizer
+  Choice and a log-sampled continuous learning rate. The best architecture (cnn) is the
+  hardest to get right. Optimum 4.5 (a supremum: the learning rate is continuous).
+- `int_rastrigin`: negated Rastrigin on 6 `Int` in [-50, 50] (see `sample_efficiency.py`).
+- `grid_rosenbrock`: negated 5-d Rosenbrock on `Float(-2, 2, step=0.01)` genes, optimum 0 at
+  (1, ..., 1), a continuous ill-conditioned valley on a stepped grid.
+
+Methods, all in this process, one worker, same budget, seeds 0..n-1 (`--first-seed` moves them):
+
+- `evolution`: `EvolutionaryOracle` with its defaults (or `--evo-kwargs`).
+- `random`, `bayesian`: Keras Tuner's `RandomSearchOracle` and `BayesianOptimizationOracle`
+  with their defaults.
+- `tpe`, `nsga2`: Optuna's `TPESampler` and `NSGAIISampler` with their defaults, through
+  ask/tell; the Keras Tuner space is mapped define-by-run (Choice/Boolean -> categorical,
+  Int -> int, Float -> float with its step or log), suggesting only the active
+  hyperparameters, so conditional spaces are conditional for Optuna too.
+- `naturalselection`: the original NaturalSelection 0.6 algorithm (`naturalselection_ga.py`),
+  population 20, its defaults otherwise. Its roulette needs positive fitness: it gets
+  `score - floor`, `floor` the worst score among the 10,000 random reference configurations
+  (clipped at 1e-12).
+
+Oracles are driven directly (`create_trial`, `update_trial`, `end_trial`) with Keras Tuner's
+file saving switched off, as `sample_efficiency.py` does.
+
+Metrics:
+
+- normalised regret `(optimum - best so far) / (optimum - median)`, `median` the median score
+  of 10,000 uniformly random configurations (seed 0): 0 is the optimum, 1 is as good as a
+  typical random configuration; reported at 50, 100 and 200 trials as the mean over seeds;
+- mean rank: per problem and seed, methods ranked by best score at the budget (1 = best, ties
+  share the mean rank), averaged over problems and seeds;
+- duplicates: evaluations of a configuration (its active values) already evaluated in the run;
+- oracle ms per trial: wall time inside the method's ask/tell calls (saving off), per trial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import keras_tuner as kt  # noqa: E402
+import naturalselection_ga  # noqa: E402
+import numpy as np  # noqa: E402
+from keras_tuner.engine import hyperparameters as hp_module  # noqa: E402
+from keras_tuner.engine.trial import TrialStatus  # noqa: E402
+from sample_efficiency import make_dense_deceptive, make_int_rastrigin  # noqa: E402
+
+from keras_tuner_evolution import genome as genome_lib  # noqa: E402
+from keras_tuner_evolution.oracle import EvolutionaryOracle  # noqa: E402
+
+RESULTS = os.path.join(HERE, "results")
+OBJECTIVE = kt.Objective("score", "max")
+CHECKPOINTS = (50, 100, 200)
+REFERENCE_SAMPLES = 10_000
+METHODS = ("evolution", "random", "bayesian", "tpe", "nsga2", "naturalselection")
+LABELS = {
+    "evolution": "EvolutionaryOracle",
+    "random": "KT RandomSearch",
+    "bayesian": "KT BayesianOptimization",
+    "tpe": "Optuna TPE",
+    "nsga2": "Optuna NSGA-II",
+    "naturalselection": "NaturalSelection 0.6",
+}
+
+Problem = tuple[kt.HyperParameters, Callable[[dict], float], float]
+
+
+# Problems -------------------------------------------------------------------------------------
+
+
+def _peak(value: float, target: float, width: float) -> float:
+    """1 at `target`, falling linearly to 0 at distance `width`."""
+    return max(0.0, 1.0 - abs(value - target) / width)
+
+
+def make_conditional_arch() -> Problem:
+    hp = kt.HyperParameters()
+    hp.Choice("optimizer", ["adam", "sgd", "rmsprop", "adagrad"])
+    hp.Float("learning_rate", 1e-5, 1e-1, sampling="log")
+    hp.Choice("arch", ["mlp", "cnn", "transformer"])
+    with hp.conditional_scope("arch", "mlp"):
+        hp.Int("mlp_layers", 1, 4)
+        for i in range(4):
+            with hp.conditional_scope("mlp_layers", list(range(i + 1, 5))):
+                hp.Choice(f"mlp_units{i}", [32, 64, 128, 256, 512, 1024])
+        hp.Choice("mlp_activation", ["relu", "tanh", "gelu", "selu"])
+    with hp.conditional_scope("arch", "cnn"):
+        hp.Int("cnn_blocks", 1, 4)
+        for i in range(4):
+            with hp.conditional_scope("cnn_blocks", list(range(i + 1, 5))):
+                hp.Choice(f"cnn_filters{i}", [8, 16, 32, 64, 128, 256])
+        hp.Choice("cnn_kernel", [3, 5, 7])
+        hp.Choice("cnn_pooling", ["max", "avg", "none"])
+        hp.Float("cnn_dropout", 0.0, 0.5, step=0.05)
+    with hp.conditional_scope("arch", "transformer"):
+        hp.Choice("heads", [1, 2, 4, 8, 16])
+        hp.Int("depth", 1, 8)
+        hp.Float("tf_dropout", 0.0, 0.5, step=0.1)
+
+    optimizer = {"adam": 1.0, "sgd": 0.3, "rmsprop": 0.7, "adagrad": 0.1}
+    units = {32: 0, 64: 1, 128: 2, 256: 3, 512: 4, 1024: 5}
+    filters = {8: 0, 16: 1, 32: 2, 64: 3, 128: 4, 256: 5}
+    mlp_target = [4, 3, 2, 1]  # index into the unit choices, per layer
+    cnn_target = [1, 2, 3, 4]
+
+    def score(v: dict) -> float:
+        total = optimizer[v["optimizer"]] + _peak(math.log10(v["learning_rate"]), -2.5, 3.0)
+        if v["arch"] == "mlp":  # at most 1.5
+            n = v["mlp_layers"]
+            widths = [_peak(units[v[f"mlp_units{i}"]], mlp_target[i], 5) for i in range(n)]
+            parts = [
+                _peak(n, 3, 3),
+                sum(widths) / n,
+                {"relu": 0.6, "tanh": 0.3, "gelu": 1.0, "selu": 0.5}[v["mlp_activation"]],
+            ]
+            return total + 1.5 * sum(parts) / 3
+        if v["arch"] == "transformer":  # at most 2.0
+            parts = [
+                {1: 0.2, 2: 0.5, 4: 1.0, 8: 0.7, 16: 0.3}[v["heads"]],
+                _peak(v["depth"], 6, 7),
+                _peak(v["tf_dropout"], 0.1, 0.5),
+            ]
+            return total + 2.0 * sum(parts) / 3
+        n = v["cnn_blocks"]  # at most 2.5: four blocks, each width right
+        widths = [_peak(filters[v[f"cnn_filters{i}"]], cnn_target[i], 5) for i in range(n)]
+        parts = [
+            _peak(n, 4, 3),
+            sum(widths) / 4,
+            {3: 1.0, 5: 0.6, 7: 0.2}[v["cnn_kernel"]],
+            {"max": 0.4, "avg": 1.0, "none": 0.0}[v["cnn_pooling"]],
+            _peak(v["cnn_dropout"], 0.25, 0.5),
+        ]
+        return total + 2.5 * sum(parts) / 5
+
+    return hp, score, 4.5
+
+
+def make_grid_rosenbrock(dims: int = 5) -> Problem:
+    hp = kt.HyperParameters()
+    for i in range(dims):
+        hp.Float(f"x{i}", -2.0, 2.0, step=0.01)
+
+    def score(v: dict) -> float:
+        x = [v[f"x{i}"] for i in range(dims)]
+        return -sum(100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(dims - 1))
+
+    return hp, score, 0.0
+
+
+PROBLEMS: dict[str, Callable[[], Problem]] = {
+    "dense_deceptive": make_dense_deceptive,
+    "conditional_arch": make_conditional_arch,
+    "int_rastrigin": make_int_rastrigin,
+    "grid_rosenbrock": make_grid_rosenbrock,
+}
+
+
+def reference(problem: str) -> dict[str, float]:
+    """Median and worst score of uniformly random configurations (seed 0)."""
+    space, score, optimum = PROBLEMS[problem]()
+    rng = np.random.default_rng(0)
+    scores = [score(genome_lib.random_genome(space, rng)) for _ in range(REFERENCE_SAMPLES)]
+    return {"optimum": optimum, "median": float(np.median(scores)), "worst": float(min(scores))}
+
+
+# Methods --------------------------------------------------------------------------------------
+
+
+class Recorder:
+    """Scores in evaluation order, duplicates, and the problem's objective."""
+
+    def __init__(self, problem: str, budget: int):
+        self.space, self._score, _ = PROBLEMS[problem]()
+        self.budget = budget
+        self.scores: list[float] = []
+        self.seen: set[str] = set()
+        self.duplicates = 0
+
+    def evaluate(self, values: dict) -> float:
+        genome = genome_lib.repair(self.space, values)
+        key = genome_lib.genome_hash(genome)
+        if key in self.seen:
+            self.duplicates += 1
+        self.seen.add(key)
+        value = float(self._score(genome))
+        self.scores.append(value)
+        return value
+
+    @property
+    def done(self) -> bool:
+        return len(self.scores) >= self.budget
+
+
+def _drive_oracle(oracle: kt.Oracle, rec: Recorder) -> float:
+    """Runs a Keras Tuner oracle to the budget; returns the seconds spent in the oracle."""
+    oracle._set_project_dir(tempfile.mkdtemp(prefix="kte-compare-"), "p")
+    oracle.verbose = 0
+    oracle.save = lambda: None
+    oracle._save_trial = lambda trial: None
+    spent = 0.0
+    while not rec.done:
+        t0 = time.perf_counter()
+        trial = oracle.create_trial("tuner0")
+        spent += time.perf_counter() - t0
+        if trial.status == TrialStatus.STOPPED:
+            break
+        if trial.status != TrialStatus.RUNNING:
+            raise RuntimeError(f"{type(oracle).__name__} answered {trial.status}.")
+        value = rec.evaluate(trial.hyperparameters.values)
+        t0 = time.perf_counter()
+        oracle.update_trial(trial.trial_id, {"score": value})
+        trial.status = TrialStatus.COMPLETED
+        oracle.end_trial(trial)
+        spent += time.perf_counter() - t0
+    return spent
+
+
+def run_evolution(rec: Recorder, seed: int, evo_kwargs: dict) -> float:
+    oracle = EvolutionaryOracle(
+        objective=OBJECTIVE,
+        hyperparameters=rec.space,
+        max_trials=rec.budget,
+        seed=seed,
+        **evo_kwargs,
+    )
+    return _drive_oracle(oracle, rec)
+
+
+def run_random(rec: Recorder, seed: int, _: dict) -> float:
+    oracle = kt.oracles.RandomSearchOracle(
+        objective=OBJECTIVE, hyperparameters=rec.space, max_trials=rec.budget, seed=seed
+    )
+    return _drive_oracle(oracle, rec)
+
+
+def run_bayesian(rec: Recorder, seed: int, _: dict) -> float:
+    oracle = kt.oracles.BayesianOptimizationOracle(
+        objective=OBJECTIVE, hyperparameters=rec.space, max_trials=rec.budget, seed=seed
+    )
+    return _drive_oracle(oracle, rec)
+
+
+def _suggest(trial, space: kt.HyperParameters) -> dict:
+    """Define-by-run: suggests the active hyperparameters of `space` in declaration order."""
+    values: dict = {}
+    for hp in space.space:
+        if hp.name in values or not genome_lib.is_active(hp, values):
+            continue
+        if isinstance(hp, hp_module.Fixed):
+            values[hp.name] = hp.value
+        elif isinstance(hp, hp_module.Boolean):
+            values[hp.name] = trial.suggest_categorical(hp.name, [False, True])
+        elif isinstance(hp, hp_module.Choice):
+            values[hp.name] = trial.suggest_categorical(hp.name, list(hp.values))
+        elif isinstance(hp, hp_module.Int):
+            values[hp.name] = trial.suggest_int(
+                hp.name, hp.min_value, hp.max_value, step=hp.step or 1, log=hp.sampling == "log"
+            )
+        elif isinstance(hp, hp_module.Float):
+            log = hp.sampling == "log"
+            values[hp.name] = trial.suggest_float(
+                hp.name, hp.min_value, hp.max_value, step=None if log else hp.step, log=log
+            )
+        else:
+            raise TypeError(f"No Optuna mapping for {type(hp).__name__}.")
+    return values
+
+
+def _run_optuna(rec: Recorder, sampler) -> float:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    spent = 0.0
+    while not rec.done:
+        t0 = time.perf_counter()
+        trial = study.ask()
+        values = _suggest(trial, rec.space)
+        spent += time.perf_counter() - t0
+        value = rec.evaluate(values)
+        t0 = time.perf_counter()
+        study.tell(trial, value)
+        spent += time.perf_counter() - t0
+    return spent
+
+
+def run_tpe(rec: Recorder, seed: int, _: dict) -> float:
+    import optuna
+
+    return _run_optuna(rec, optuna.samplers.TPESampler(seed=seed))
+
+
+def run_nsga2(rec: Recorder, seed: int, _: dict) -> float:
+    import optuna
+
+    return _run_optuna(rec, optuna.samplers.NSGAIISampler(seed=seed))
+
+
+def _gene_values(hp) -> list:
+    domain = genome_lib.finite_domain(hp)
+    if domain is not None:
+        return domain
+    return [genome_lib.prob_to_value(hp, p) for p in np.linspace(0.0, 1.0, 101)]
+
+
+def run_naturalselection(rec: Recorder, seed: int, extra: dict) -> float:
+    floor = extra["worst"]
+    genes = [(hp.name, _gene_values(hp)) for hp in rec.space.space]
+    inside = 0.0
+
+    def fitness(values: dict) -> float:
+        nonlocal inside
+        if rec.done:
+            raise naturalselection_ga.BudgetExhausted
+        t0 = time.perf_counter()
+        value = rec.evaluate(values)
+        inside += time.perf_counter() - t0
+        return max(value - floor, 1e-12)
+
+    t0 = time.perf_counter()
+    naturalselection_ga.evolve(genes, fitness, size=20, seed=seed)
+    return time.perf_counter() - t0 - inside
+
+
+RUNNERS = {
+    "evolution": run_evolution,
+    "random": run_random,
+    "bayesian": run_bayesian,
+    "tpe": run_tpe,
+    "nsga2": run_nsga2,
+    "naturalselection": run_naturalselection,
+}
+
+
+def _read_runs(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def run_one(job: tuple) -> dict:
+    method, problem, seed, budget, extra = job
+    logging.getLogger("keras_tuner_evolution").setLevel(logging.ERROR)
+    rec = Recorder(problem, budget)
+    t0 = time.perf_counter()
+    oracle_s = RUNNERS[method](rec, seed, extra)
+    return {
+        "method": method,
+        "problem": problem,
+        "seed": seed,
+        "budget": budget,
+        "scores": [float(f"{v:.7g}") for v in rec.scores],
+        "duplicates": rec.duplicates,
+        "oracle_s": oracle_s,
+        "total_s": time.perf_counter() - t0,
+    }
+
+
+# Metrics and report ---------------------------------------------------------------------------
+
+
+def best_so_far(scores: list[float], budget: int) -> np.ndarray:
+    curve = np.maximum.accumulate(np.asarray(scores, dtype=float))
+    if len(curve) < budget:  # a method that stopped early keeps its best
+        curve = np.concatenate([curve, np.full(budget - len(curve), curve[-1])])
+    return curve[:budget]
+
+
+def regret_curves(runs: list[dict], ref: dict, budget: int) -> np.ndarray:
+    span = ref["optimum"] - ref["median"]
+    return np.asarray([(ref["optimum"] - best_so_far(r["scores"], budget)) / span for r in runs])
+
+
+def summarise(results: dict, refs: dict, methods: list[str], problems: list[str], budget: int):
+    """Per (method, problem): mean regret at checkpoints, duplicates, ms per trial; mean ranks."""
+    table: dict = {}
+    for problem in problems:
+        for method in methods:
+            runs = results[(method, problem)]
+            curves = regret_curves(runs, refs[problem], budget)
+            trials = sum(len(r["scores"]) for r in runs)
+            table[(method, problem)] = {
+                "seeds": len(runs),
+                "curve": curves.mean(axis=0),
+                "at": {c: float(curves[:, c - 1].mean()) for c in CHECKPOINTS if c <= budget},
+                "final_std": float(curves[:, -1].std()),
+                "duplicates": statistics.fmean(r["duplicates"] for r in runs),
+                "ms_per_trial": 1000.0 * sum(r["oracle_s"] for r in runs) / max(1, trials),
+            }
+    ranks: dict[str, list[float]] = {m: [] for m in methods}
+    for problem in problems:
+        common = set.intersection(*({r["seed"] for r in results[(m, problem)]} for m in methods))
+        for seed in sorted(common):
+            finals = []
+            for method in methods:
+                run = next(r for r in results[(method, problem)] if r["seed"] == seed)
+                finals.append(best_so_far(run["scores"], budget)[-1])
+            order = -np.asarray(finals)
+            for method, rank in zip(methods, _mean_ranks(order)):
+                ranks[method].append(rank)
+    mean_rank = {m: statistics.fmean(v) for m, v in ranks.items()}
+    return table, mean_rank
+
+
+def _mean_ranks(values: np.ndarray) -> list[float]:
+    """1-based ranks of `values` (smallest first), ties sharing their mean rank."""
+    ranks = np.empty(len(values))
+    order = values.argsort(kind="stable")
+    ranks[order] = np.arange(1, len(values) + 1)
+    for value in np.unique(values):
+        tied = values == value
+        ranks[tied] = ranks[tied].mean()
+    return [float(r) for r in ranks]
+
+
+def targets(table: dict, problems: list[str], methods: list[str], budget: int) -> list[str]:
+    if "evolution" not in methods or budget not in CHECKPOINTS:
+        return []
+    lines = []
+
+    def regret(method, problem):
+        return table[(method, problem)]["at"][budget]
+
+    checks = [
+        ("random", "at most half of KT RandomSearch's regret", lambda e, b: e <= 0.5 * b, 1.0),
+        ("nsga2", "lower than Optuna NSGA-II", lambda e, b: e < b, 1.0),
+        ("naturalselection", "lower than NaturalSelection 0.6", lambda e, b: e < b, 1.0),
+        ("tpe", "lower than Optuna TPE", lambda e, b: e < b, 0.5),
+        ("bayesian", "lower than KT BayesianOptimization", lambda e, b: e < b, 0.5),
+    ]
+    for method, text, ok, share in checks:
+        if method not in methods:
+            continue
+        good = [p for p in problems if ok(regret("evolution", p), regret(method, p))]
+        need = "every problem" if share == 1.0 else "at least half of the problems"
+        met = len(good) >= math.ceil(share * len(problems))
+        lines.append(
+            f"- {'met' if met else 'NOT met'}: {text} on {need}: "
+            f"{len(good)}/{len(problems)} ({', '.join(good) or 'none'})"
+        )
+    dups = sum(table[("evolution", p)]["duplicates"] for p in problems)
+    lines.append(f"- {'met' if dups == 0 else 'NOT met'}: zero duplicate evaluations ({dups:g})")
+    return lines
+
+
+def markdown(table, mean_rank, refs, methods, problems, budget, seeds, seconds, evo_kwargs):
+    checkpoints = [c for c in CHECKPOINTS if c <= budget]
+    settings = f" with `{json.dumps(evo_kwargs)}`" if evo_kwargs else " with its defaults"
+    first = f" --first-seed {seeds.start}" if seeds.start else ""
+    lines = [
+        "# EvolutionaryOracle vs baselines",
+        "",
+        f"`python benchmarks/compare.py --trials {budget} --seeds {len(seeds)}{first}`: "
+        f"{budget} trials, {len(seeds)} seeds ({seeds.start}..{seeds.stop - 1}) per method and "
+        f"problem, one worker. EvolutionaryOracle{settings}. "
+        "Normalised regret = (optimum - best so far) / (optimum - median random score): "
+        "0 is the optimum, 1 a typical random configuration; lower is better; mean over seeds. "
+        "See the script's docstring for the problems and methods. "
+        f"Took {seconds:.0f} s of compute.",
+        "",
+        "| problem | optimum | median random |",
+        "|---|---:|---:|",
+    ]
+    for problem in problems:
+        lines.append(
+            f"| {problem} | {refs[problem]['optimum']:.4g} | {refs[problem]['median']:.4g} |"
+        )
+    header = " | ".join(f"{p} @{c}" for p in problems for c in checkpoints)
+    lines += [
+        "",
+        "## Normalised regret (lower is better)",
+        "",
+        f"| method | {header} | mean rank | duplicates / run | oracle ms / trial |",
+        "|---|" + "---:|" * (len(problems) * len(checkpoints) + 3),
+    ]
+    for method in sorted(methods, key=lambda m: mean_rank[m]):
+        cells = []
+        for problem in problems:
+            best_at = {c: min(table[(m, problem)]["at"][c] for m in methods) for c in checkpoints}
+            for c in checkpoints:
+                value = table[(method, problem)]["at"][c]
+                text = f"{value:.3f}"
+                cells.append(f"**{text}**" if value == best_at[c] else text)
+        dups = statistics.fmean(table[(method, p)]["duplicates"] for p in problems)
+        ms = statistics.fmean(table[(method, p)]["ms_per_trial"] for p in problems)
+        fewer = min(table[(method, p)]["seeds"] for p in problems)
+        label = LABELS[method] + (f" ({fewer} seeds)" if fewer < len(seeds) else "")
+        lines.append(
+            f"| {label} | "
+            + " | ".join(cells)
+            + f" | {mean_rank[method]:.2f} | {dups:.1f} | {ms:.2f} |"
+        )
+    lines += [
+        "",
+        "Bold: best mean regret in the column. Mean rank: per problem and seed, by best score "
+        f"at {budget} trials (1 = best of {len(methods)}), averaged. Duplicates: evaluations of "
+        "an already evaluated configuration, mean per run over the problems. A method marked "
+        "with fewer seeds was cut short (Keras Tuner's BayesianOptimization takes minutes per "
+        "run); its mean is over those seeds, and mean ranks are over the seeds every method has.",
+        "",
+        f"## Regret at {budget} trials per problem (mean ± std over seeds)",
+        "",
+        "| method | " + " | ".join(problems) + " |",
+        "|---|" + "---:|" * len(problems),
+    ]
+    for method in sorted(methods, key=lambda m: mean_rank[m]):
+        cells = [
+            f"{table[(method, p)]['at'][checkpoints[-1]]:.3f} ± "
+            f"{table[(method, p)]['final_std']:.3f}"
+            for p in problems
+        ]
+        lines.append(f"| {LABELS[method]} | " + " | ".join(cells) + " |")
+    checks = targets(table, problems, methods, budget)
+    if checks:
+        lines += ["", f"## Targets (regret at {budget} trials)", "", *checks]
+    return "\n".join(lines) + "\n"
+
+
+def plot(table, methods, problems, budget, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = 2
+    rows = math.ceil(len(problems) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(11, 4 * rows), squeeze=False)
+    x = np.arange(1, budget + 1)
+    for ax, problem in zip(axes.flat, problems):
+        for method in methods:
+            curve = np.maximum(table[(method, problem)]["curve"], 1e-4)
+            style = {"linewidth": 2.5, "color": "black"} if method == "evolution" else {}
+            ax.plot(x, curve, label=LABELS[method], **style)
+        ax.set_yscale("log")
+        ax.set_title(problem)
+        ax.set_xlabel("trials")
+        ax.set_ylabel("normalised regret (mean)")
+        ax.grid(alpha=0.3, which="both")
+    for ax in list(axes.flat)[len(problems) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200, help="budget per run")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds first..first+n-1 (held-out checks)"
+    )
+    parser.add_argument("--quick", action="store_true", help="3 seeds x 50 trials, smoke test")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--problems", default=",".join(PROBLEMS))
+    parser.add_argument("--evo-kwargs", default="{}", help="JSON EvolutionaryOracle arguments")
+    parser.add_argument(
+        "--reuse", action="store_true", help="take the other methods' runs from results/runs/"
+    )
+    parser.add_argument("--tag", default="", help="file name of this run's evolution runs")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--output", default=os.path.join(RESULTS, "compare"))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.trials, args.seeds = 50, 3
+    evo_kwargs = json.loads(args.evo_kwargs)
+    requested = [m for m in args.methods.split(",") if m]
+    problems = [p for p in args.problems.split(",") if p]
+    for name in requested:
+        if name not in RUNNERS:
+            parser.error(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
+    for name in problems:
+        if name not in PROBLEMS:
+            parser.error(f"unknown problem {name!r}; choose from {', '.join(PROBLEMS)}")
+
+    refs = {p: reference(p) for p in problems}
+    store = os.path.join(RESULTS, "runs")
+    os.makedirs(store, exist_ok=True)
+    cached: dict = {}
+    if args.reuse:
+        for name in sorted(os.listdir(store)):
+            method = name[: -len(".jsonl")]
+            if method in METHODS and method not in requested:
+                for run in _read_runs(os.path.join(store, name)):
+                    cached[(run["method"], run["problem"], run["seed"], run["budget"])] = run
+    jobs = []
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    for seed in seeds:  # seed-major: an interrupted run still covers every problem
+        for method in requested:
+            for problem in problems:
+                extra = evo_kwargs if method == "evolution" else {"worst": refs[problem]["worst"]}
+                jobs.append((method, problem, seed, args.trials, extra))
+    started = time.perf_counter()
+    # Runs are appended as they finish, one file per method (the evolution's under --tag).
+    files = {
+        m: os.path.join(store, f"{args.tag if m == 'evolution' and args.tag else m}.jsonl")
+        for m in requested
+    }
+    for path in files.values():
+        if os.path.exists(path):
+            os.remove(path)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(args.workers, maxtasksperchild=20) as pool:
+        for run in pool.imap(run_one, jobs):
+            cached[(run["method"], run["problem"], run["seed"], run["budget"])] = run
+            with open(files[run["method"]], "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(run) + "\n")
+            print(
+                f"{run['method']:>16} {run['problem']:>16} seed {run['seed']}: best "
+                f"{max(run['scores']):.4g}, {run['duplicates']} dup, {run['total_s']:.1f} s",
+                flush=True,
+            )
+    results = {}
+    for method in METHODS:
+        for problem in problems:
+            runs = [
+                cached[(method, problem, s, args.trials)]
+                for s in seeds
+                if (method, problem, s, args.trials) in cached
+            ]
+            if runs:
+                results[(method, problem)] = runs
+    methods = [m for m in METHODS if all((m, p) in results for p in problems)]
+    compute = sum(r["total_s"] for runs in results.values() for r in runs)
+    table, mean_rank = summarise(results, refs, methods, problems, args.trials)
+    text = markdown(
+        table, mean_rank, refs, methods, problems, args.trials, seeds, compute, evo_kwargs
+    )
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    with open(args.output + ".md", "w", encoding="utf-8") as handle:
+        handle.write(text)
+    plot(table, methods, problems, args.trials, args.output + ".png")
+    print(text)
+    print(f"Wall time {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
