@@ -46,5 +46,6 @@ def test_compare_quick_writes_table_plot_and_targets(tmp_path, monkeypatch):
     assert "(1.00x)" in text  # RandomSearch against itself in the ratio table
     assert "zero duplicate evaluations (0)" in text
     assert (tmp_path / "quick.png").stat().st_size > 10_000
-    runs = sorted(os.listdir(tmp_path / "runs"))
-    assert runs == ["evolution.jsonl", "random.jsonl"]
+    # Held-out seeds keep their runs apart from the main seed range's.
+    assert sorted(os.listdir(tmp_path / "runs-seed5")) == ["evolution.jsonl", "random.jsonl"]
+    assert not os.path.exists(tmp_path / "runs")
