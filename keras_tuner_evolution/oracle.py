@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import numbers
@@ -288,6 +289,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         self._rng = np.random.default_rng(self.seed)
         self._generations: list[dict[str, Any]] = []
         self._lineage: dict[str, dict[str, Any]] = {}
+        self._lineage_cache: dict[str, str] = {}  # trial id -> its encoded lineage entry
         self._stop_reason: str | None = None
         # Configurations waiting to enter generation 0 (initial population, warm start).
         self._pending: list[genome_lib.Genome] = []
@@ -400,8 +402,28 @@ class EvolutionaryOracle(keras_tuner.Oracle):
 
     def save(self) -> None:
         """Writes oracle.json atomically (see `storage`), then the History."""
-        storage.save_json(self._get_oracle_fname(), self.get_state())
+        storage.save_json_text(self._get_oracle_fname(), self._state_json())
         self._save_history()
+
+    def _state_json(self) -> str:
+        """`get_state()` as JSON text, encoding each lineage record once.
+
+        oracle.json is rewritten twice per trial and the lineage is its largest part, which
+        only grows: its records are encoded when they first appear and spliced into the text.
+        """
+        state = super().get_state()
+        state["evolution"] = self._evolution_state()
+        text = json.dumps(state)  # "evolution" is the last key: the text ends with "}}"
+        return f'{text[:-2]}, "lineage": {self._lineage_json()}}}}}'
+
+    def _lineage_json(self) -> str:
+        cache = self._lineage_cache
+        if len(cache) != len(self._lineage):
+            for trial_id, record in self._lineage.items():
+                if trial_id not in cache:
+                    row = [record[field] for field in LINEAGE_FIELDS]
+                    cache[trial_id] = f"{json.dumps(trial_id)}: {json.dumps(row)}"
+        return "{" + ", ".join(cache.values()) + "}"
 
     def _save_trial(self, trial) -> None:
         """Writes a trial's trial.json atomically (Keras Tuner's write can leave it empty)."""
@@ -558,24 +580,27 @@ class EvolutionaryOracle(keras_tuner.Oracle):
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
-        state["evolution"] = {
+        # Lists, not dicts: the lineage is oracle.json's largest part.
+        lineage = {
+            tid: [record[field] for field in LINEAGE_FIELDS]
+            for tid, record in self._lineage.items()
+        }
+        state["evolution"] = {**self._evolution_state(), "lineage": lineage}
+        return state
+
+    def _evolution_state(self) -> dict[str, Any]:
+        """The evolution's part of oracle.json, but for the lineage."""
+        return {
             "population_size": self.population_size,
             "elites": self.elites,
             "breeders": self.breeders,
             "generations": self._generations,
-            # Lists, not dicts: oracle.json is rewritten twice per trial, and this is its
-            # largest part.
-            "lineage": {
-                tid: [r["generation"], r["origin"], r["parents"], r["mutated"]]
-                for tid, r in self._lineage.items()
-            },
             "stop_reason": self._stop_reason,
             "rng_state": self._rng.bit_generator.state,
             "pending": self._pending,
             "imported": self._imported,
             "search_seconds": self._search_seconds(),
         }
-        return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
@@ -591,6 +616,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             tid: record if isinstance(record, dict) else dict(zip(LINEAGE_FIELDS, record))
             for tid, record in evolution["lineage"].items()
         }
+        self._lineage_cache = {}
         # Limits may have been raised on resume, so only exhaustion is final.
         reason = evolution["stop_reason"]
         self._stop_reason = reason if reason == "exhausted" else None
@@ -642,11 +668,22 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         return score if math.isfinite(score) else None
 
     def _completed(self, trial_ids) -> list[tuple[str, float]]:
+        """(trial id, score) of those that completed with a finite score.
+
+        `_score` inlined: each generation's plan scans every trial of the search.
+        """
+        trials, imported, completed = self.trials, self._imported, TrialStatus.COMPLETED
         found = []
         for trial_id in trial_ids:
-            score = self._score(trial_id)
-            if score is not None:
-                found.append((trial_id, score))
+            if trial_id in imported:
+                score = imported[trial_id]["score"]
+            else:
+                trial = trials.get(trial_id)
+                if trial is None or trial.status != completed:
+                    continue
+                score = trial.score
+            if score is not None and math.isfinite(score):
+                found.append((trial_id, float(score)))
         return found
 
     def _children_left(self, generation: dict[str, Any]) -> int:

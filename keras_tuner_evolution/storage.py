@@ -75,13 +75,19 @@ def save_json(path: str, obj: Any) -> str:
     file whole on close, and have no rename.
     """
     text = json.dumps(obj)
+    save_json_text(path, text)
+    return text
+
+
+def save_json_text(path: str, text: str) -> None:
+    """Writes already encoded JSON `text` to `path`, as `save_json` does."""
     if _is_local(path):
         atomic_write_text(path, text)
     else:
-        from keras_tuner.src import utils as kt_utils
+        from keras_tuner.src import backend as kt_backend
 
-        kt_utils.save_json(path, obj)
-    return text
+        with kt_backend.io.File(path, "w") as handle:
+            handle.write(text)
 
 
 def load_json(path: str) -> Any:

@@ -1,5 +1,7 @@
+import json
 import logging
 import math
+import os
 
 import keras_tuner as kt
 import numpy as np
@@ -8,6 +10,8 @@ from keras_tuner.engine.trial import TrialStatus
 
 import keras_tuner_evolution as kte
 from keras_tuner_evolution import genome as genome_lib
+from keras_tuner_evolution.functions import FunctionTuner
+from keras_tuner_evolution.oracle import EvolutionaryOracle
 from tests.helpers import CountingFunction, genomes_in_order, mixed_score, mixed_space, run_search
 
 
@@ -380,3 +384,35 @@ def test_adaptive_mutation_follows_the_success_rule_and_is_reproducible(tmp_path
 def test_bad_algorithm_options_name_the_argument_and_range(kwargs, message):
     with pytest.raises(ValueError, match=message):
         kte.EvolutionaryOracle(objective="score", **kwargs)
+
+
+def test_oracle_json_holds_exactly_get_state_also_after_a_resume(tmp_path):
+    """oracle.json is written from text with the lineage spliced in: it must equal get_state."""
+
+    def on_disk(oracle):
+        with open(os.path.join(str(tmp_path), "p", "oracle.json")) as handle:
+            state = json.load(handle)
+        state["evolution"].pop("search_seconds")  # a clock: later calls differ
+        return state
+
+    def in_memory(oracle):
+        state = json.loads(json.dumps(oracle.get_state()))
+        state["evolution"].pop("search_seconds")
+        return state
+
+    first = run_search(mixed_score, tmp_path, space=mixed_space(), max_trials=12, seed=4)
+    first.save()
+    assert on_disk(first) == in_memory(first)
+    assert len(on_disk(first)["evolution"]["lineage"]) == 12
+
+    resumed = EvolutionaryOracle(
+        objective=kt.Objective("score", "max"), max_trials=20, seed=4, hyperparameters=None
+    )
+    tuner = FunctionTuner(
+        mixed_score, resumed, directory=str(tmp_path), project_name="p", overwrite=False
+    )
+    tuner.search(verbose=0)
+    resumed.save()
+    state = on_disk(resumed)
+    assert state == in_memory(resumed)
+    assert sorted(state["evolution"]["lineage"]) == sorted(resumed.trials)
