@@ -21,8 +21,10 @@ OBJECTIVE = "val_accuracy"
 SPLIT_SEED = 0
 VALIDATION_FRACTION = 0.2
 
-# 21 trained networks. Measured on an idle 2-core machine: 90 s wall for the whole default
-# `kte demo` (71 s search, 10 s final training, the rest start-up). Population 8 took 165 s.
+# 18 trained networks: 6, then 4 children a generation beside the 2 elites carried over.
+# Measured on an idle 2-core machine with the earlier 21 (one elite): 90 s wall for the whole
+# default `kte demo` (71 s search, 10 s final training, the rest start-up); population 8 took
+# 165 s.
 DEFAULT_POPULATION = 6
 DEFAULT_GENERATIONS = 4
 DEFAULT_EPOCHS = 2
