@@ -59,6 +59,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -532,8 +533,30 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     jobs = [(method, seed) for seed in args.seeds for method in args.methods]
 
+    saved = ("trials", "epochs", "seeds", "methods", "workers", "bo_initial_points", "note")
+    saved += ("hb_max_epochs", "hb_factor", "hb_iterations", "hb_schedule")
+    finished: list[dict] = []
+    lock = threading.Lock()
+
+    def save_raw() -> dict:
+        """The raw results so far: an interrupted run keeps them (`--reuse` renders them)."""
+        raw = {
+            "command": command,
+            "seconds": time.monotonic() - start,
+            "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "args": {key: getattr(args, key) for key in saved},
+            "rows": list(finished),
+        }
+        os.makedirs(os.path.dirname(raw_path), exist_ok=True)
+        with open(raw_path, "w", encoding="utf-8") as handle:
+            json.dump(raw, handle, indent=1)
+        return raw
+
     def one(job: tuple[str, int]) -> dict:
         row = run_in_subprocess(*job, args)
+        with lock:
+            finished.append(row)
+            save_raw()
         print(
             f"seed {row['seed']} {row['method']:<9} best {row['best']:.4f}  "
             f"{row['seconds']:.0f} s  {row['epochs']} epochs  {row['trials']} trials  "
@@ -544,20 +567,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
         rows = list(pool.map(one, jobs))
-    seconds = time.monotonic() - start
-    saved = ("trials", "epochs", "seeds", "methods", "workers", "bo_initial_points", "note")
-    saved += ("hb_max_epochs", "hb_factor", "hb_iterations", "hb_schedule")
-    raw = {
-        "command": command,
-        "seconds": seconds,
-        "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "args": {key: getattr(args, key) for key in saved},
-        "rows": rows,
-    }
-    os.makedirs(os.path.dirname(raw_path), exist_ok=True)
-    with open(raw_path, "w", encoding="utf-8") as handle:
-        json.dump(raw, handle, indent=1)
-    write(report(rows, args, command, seconds, raw["written"]), args.output)
+    finished[:] = rows  # in job order
+    raw = save_raw()
+    write(report(rows, args, command, raw["seconds"], raw["written"]), args.output)
     return 0
 
 
