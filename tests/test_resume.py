@@ -80,8 +80,9 @@ def test_killed_search_resumes_without_losing_or_repeating_trials(tmp_path):
     completed = history.scores
     assert len(completed) == 30
     assert [g.index for g in history.generations] == list(range(len(history.generations)))
-    # The population continued: 8 random, then 7 children + 1 elite per generation.
-    assert [len(g.members) for g in history.generations] == [8, 8, 8, 8, 1 + 1]
+    # The population continued: 8 random, then 6 children + 2 elites (30% of 8) per
+    # generation; the last one stops at 30 trials: 2 elites + 4 children.
+    assert [len(g.members) for g in history.generations] == [8, 8, 8, 8, 2 + 4]
 
 
 def test_resumed_search_equals_an_uninterrupted_one(tmp_path):
