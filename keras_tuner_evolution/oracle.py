@@ -90,6 +90,11 @@ def _check_fraction(value: Any, name: str, low: float, high: float, open_low: bo
         raise ValueError(f"`{name}` must be a number in {bracket}{low}, {high}], got {value!r}.")
 
 
+def _lineage_row(record: dict[str, Any]) -> list[Any]:
+    """A lineage record as saved: a list, not a dict (the lineage is oracle.json's largest)."""
+    return [record[field] for field in LINEAGE_FIELDS]
+
+
 def _check_choice(value: Any, name: str, accepted: tuple[str, ...]) -> None:
     if value not in accepted:
         options = ", ".join(repr(option) for option in accepted)
@@ -421,8 +426,8 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         if len(cache) != len(self._lineage):
             for trial_id, record in self._lineage.items():
                 if trial_id not in cache:
-                    row = [record[field] for field in LINEAGE_FIELDS]
-                    cache[trial_id] = f"{json.dumps(trial_id)}: {json.dumps(row)}"
+                    row = json.dumps(_lineage_row(record))
+                    cache[trial_id] = f"{json.dumps(trial_id)}: {row}"
         return "{" + ", ".join(cache.values()) + "}"
 
     def _save_trial(self, trial) -> None:
@@ -580,11 +585,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
-        # Lists, not dicts: the lineage is oracle.json's largest part.
-        lineage = {
-            tid: [record[field] for field in LINEAGE_FIELDS]
-            for tid, record in self._lineage.items()
-        }
+        lineage = {tid: _lineage_row(record) for tid, record in self._lineage.items()}
         state["evolution"] = {**self._evolution_state(), "lineage": lineage}
         return state
 
@@ -668,22 +669,11 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         return score if math.isfinite(score) else None
 
     def _completed(self, trial_ids) -> list[tuple[str, float]]:
-        """(trial id, score) of those that completed with a finite score.
-
-        `_score` inlined: each generation's plan scans every trial of the search.
-        """
-        trials, imported, completed = self.trials, self._imported, TrialStatus.COMPLETED
         found = []
         for trial_id in trial_ids:
-            if trial_id in imported:
-                score = imported[trial_id]["score"]
-            else:
-                trial = trials.get(trial_id)
-                if trial is None or trial.status != completed:
-                    continue
-                score = trial.score
-            if score is not None and math.isfinite(score):
-                found.append((trial_id, float(score)))
+            score = self._score(trial_id)
+            if score is not None:
+                found.append((trial_id, score))
         return found
 
     def _children_left(self, generation: dict[str, Any]) -> int:
@@ -705,24 +695,18 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         if index > 0:
             direction = self.objective.direction
             everyone = self._completed([*self.trials, *self._imported])
-            ranked = operators.select_elites([s for _, s in everyone], self.elites, direction)
+            scores = [score for _, score in everyone]
+            ranked = operators.select_elites(scores, self.elites, direction)
             elites = [everyone[i][0] for i in ranked]
             if self.parent_pool == "best":
-                pool = [
-                    everyone[i]
-                    for i in operators.select_elites(
-                        [s for _, s in everyone], self.population_size, direction
-                    )
-                ]
+                best = operators.select_elites(scores, self.population_size, direction)
+                pool = [everyone[i] for i in best]
             else:
                 pool = self._pool(self._generations[-1])
             if len(pool) < 2:
                 # Too few survivors in the last generation: let the best of all time breed.
                 extra = [
-                    everyone[i]
-                    for i in operators.select_elites(
-                        [s for _, s in everyone], self.breeders, direction
-                    )
+                    everyone[i] for i in operators.select_elites(scores, self.breeders, direction)
                 ]
                 pool += [member for member in extra if member not in pool]
             if self.selection == "tournament":
