@@ -559,33 +559,30 @@ def markdown(table, mean_rank, refs, methods, problems, budget, seeds, seconds, 
             if seeds.start == 0
             else ""
         ),
-        "",
-        f"## Regret at {budget} trials per problem (mean ± std over seeds)",
-        "",
-        "| method | " + " | ".join(problems) + " |",
-        "|---|" + "---:|" * len(problems),
     ]
-    for method in _by_rank(mean_rank):
-        cells = [
-            f"{table[(method, p)]['at'][checkpoints[-1]]:.3f} ± "
-            f"{table[(method, p)]['final_std']:.3f}"
-            for p in problems
-        ]
-        lines.append(f"| {LABELS[method]} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
+
+    def per_problem(title: str, cell) -> None:
+        """A table of one `cell(method, problem)` per method (by rank) and problem."""
+        lines.extend(["", title, "", "| method | " + " | ".join(problems) + " |"])
+        lines.append("|---|" + "---:|" * len(problems))
+        for method in _by_rank(mean_rank):
+            cells = [cell(method, p) for p in problems]
+            lines.append(f"| {LABELS[method]} | " + " | ".join(cells) + " |")
+
+    def mean_std(method: str, problem: str) -> str:
+        entry = table[(method, problem)]
+        return f"{entry['at'][checkpoints[-1]]:.3f} ± {entry['final_std']:.3f}"
+
+    def median_ratio(method: str, problem: str) -> str:
+        median = table[(method, problem)]["final_median"]
+        base = table[("random", problem)]["final_median"] if "random" in methods else 0.0
+        return f"{median:.3f}" + (f" ({median / base:.2f}x)" if base > 0 else "")
+
+    per_problem(f"## Regret at {budget} trials per problem (mean ± std over seeds)", mean_std)
+    per_problem(
         f"## Median regret at {budget} trials over seeds (ratio to KT RandomSearch's median)",
-        "",
-        "| method | " + " | ".join(problems) + " |",
-        "|---|" + "---:|" * len(problems),
-    ]
-    for method in _by_rank(mean_rank):
-        cells = []
-        for p in problems:
-            median = table[(method, p)]["final_median"]
-            base = table[("random", p)]["final_median"] if "random" in methods else 0.0
-            cells.append(f"{median:.3f}" + (f" ({median / base:.2f}x)" if base > 0 else ""))
-        lines.append(f"| {LABELS[method]} | " + " | ".join(cells) + " |")
+        median_ratio,
+    )
     checks = targets(table, problems, methods, budget)
     if checks:
         lines += ["", f"## Targets (regret at {budget} trials)", "", *checks]

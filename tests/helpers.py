@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
+
 import keras_tuner as kt
 
 from keras_tuner_evolution import genome as genome_lib
 from keras_tuner_evolution.functions import FunctionTuner
 from keras_tuner_evolution.oracle import EvolutionaryOracle
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_script(folder: str, name: str, module_name: str | None = None):
+    """Imports the script `ROOT/folder/name.py` (examples and benchmarks are not a package).
+
+    With `module_name`, the module is also registered in `sys.modules` under that name, which
+    a process pool needs to pickle the script's functions.
+    """
+    path = os.path.join(ROOT, folder, f"{name}.py")
+    spec = importlib.util.spec_from_file_location(module_name or f"{folder}_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    if module_name:
+        sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def mixed_space() -> kt.HyperParameters:

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import ROOT, load_script
 
 
 def load_compare():
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-    spec = importlib.util.spec_from_file_location(
-        "compare", os.path.join(ROOT, "benchmarks", "compare.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["compare"] = module  # the worker pool pickles its functions by module name
-    spec.loader.exec_module(module)
-    return module
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))  # compare.py imports its neighbours
+    # Registered as "compare": the worker pool pickles its functions by module name.
+    return load_script("benchmarks", "compare", module_name="compare")
 
 
 def test_compare_quick_writes_table_plot_and_targets(tmp_path, monkeypatch):

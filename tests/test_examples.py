@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import os
 
@@ -10,18 +9,11 @@ import keras
 import numpy as np
 import pytest
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", f"{EXAMPLES}/{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import load_script
 
 
 def test_cifar10_runs_the_original_experiment_by_default(monkeypatch):
-    cifar10 = _load("cifar10")
+    cifar10 = load_script("examples", "cifar10")
     defaults = {
         name: parameter.default
         for name, parameter in inspect.signature(cifar10.run).parameters.items()
@@ -48,7 +40,7 @@ def test_cifar10_runs_the_original_experiment_by_default(monkeypatch):
 
 @pytest.mark.slow
 def test_cifar10_experiment_on_random_stand_in_arrays(tmp_path):
-    cifar10 = _load("cifar10")
+    cifar10 = load_script("examples", "cifar10")
     rng = np.random.default_rng(0)
     x = rng.random((60, 32, 32, 3), dtype=np.float32)
     y = np.arange(60) % 10
@@ -66,7 +58,7 @@ def test_cifar10_experiment_on_random_stand_in_arrays(tmp_path):
 
 @pytest.mark.slow
 def test_digits_example_evolves(tmp_path):
-    digits = _load("digits")
+    digits = load_script("examples", "digits")
     fittest = digits.run(population_size=2, generations=2, epochs=1, directory=str(tmp_path),
                          verbose=0)  # fmt: skip
     assert set(fittest["genome"]) == {"units", "dropout", "learning_rate"}

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
-import os
 import random
 
 import keras_tuner
 import pytest
 
-BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", f"{BENCHMARKS}/{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import load_script
 
 
 def _drive_hyperband(directory, max_epochs: int, factor: int, iterations: int) -> dict:
@@ -59,14 +50,14 @@ def _drive_hyperband(directory, max_epochs: int, factor: int, iterations: int) -
     "max_epochs, factor, iterations", [(8, 4, 1), (8, 3, 1), (2, 2, 1), (4, 3, 2), (5, 2, 1)]
 )
 def test_hyperband_schedule_matches_keras_tuner(tmp_path, max_epochs, factor, iterations):
-    real_training = _load("real_training")
+    real_training = load_script("benchmarks", "real_training")
     schedule = real_training.hyperband_schedule(max_epochs, factor, iterations)
     driven = _drive_hyperband(tmp_path, max_epochs, factor, iterations)
     assert {key: schedule[key] for key in driven} == driven
 
 
 def test_hyperband_settings_spend_the_epoch_budget():
-    real_training = _load("real_training")
+    real_training = load_script("benchmarks", "real_training")
     for trials, epochs in [(24, 2), (6, 1), (50, 3)]:
         budget = trials * epochs
         chosen = real_training.hyperband_settings(budget, slack=epochs)
@@ -76,7 +67,7 @@ def test_hyperband_settings_spend_the_epoch_budget():
 
 
 def test_report_is_rewritten_from_raw_results(tmp_path, capsys):
-    real_training = _load("real_training")
+    real_training = load_script("benchmarks", "real_training")
     rows = []
     for seed, scores in [(1, (0.95, 0.94, 0.94, 0.96)), (2, (0.93, 0.93, 0.90, 0.92))]:
         for method, best in zip(real_training.METHODS, scores):
@@ -156,7 +147,7 @@ def test_default_bayesian_optimization_repeats_random_search(tmp_path):
 
 @pytest.mark.slow
 def test_real_training_quick(tmp_path, capsys):
-    real_training = _load("real_training")
+    real_training = load_script("benchmarks", "real_training")
     output = tmp_path / "rt.md"
     methods = ("evolution", "random", "hyperband")
     args = ["--quick", "--seeds", "1", "--workers", "3", "--methods", ",".join(methods)]
