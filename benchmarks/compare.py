@@ -2,8 +2,13 @@
 
 Run: `python benchmarks/compare.py` (10 seeds x 200 trials; `--quick` for a smoke run). Needs
 `pip install -e ".[bench]"` (Optuna). Writes `benchmarks/results/compare.md`,
-`benchmarks/results/compare.png` and the raw per-run data `benchmarks/results/compare.json`
-(which `--reuse` reads back, so that a tuning run recomputes only the methods it names).
+`benchmarks/results/compare.png` and the raw per-run data, one JSON line per run, under
+`benchmarks/results/runs/` (`runs-seed{N}/` for `--first-seed N`). `--reuse` reads the other
+methods' runs back, so that a tuning run recomputes only the methods it names; `--resume` keeps
+the named methods' stored runs and runs only the missing ones, so that KT BayesianOptimization
+(up to an hour per run here) gains seeds across sessions:
+`python benchmarks/compare.py --methods bayesian --resume` and, for the report,
+`python benchmarks/compare.py --methods evolution,random,tpe,nsga2,naturalselection --reuse`.
 
 Problems (all maximised, each over a Keras Tuner `HyperParameters` space, optimum known):
 
@@ -364,6 +369,10 @@ def _read_runs(path: str) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def _key(run: dict) -> tuple:
+    return run["method"], run["problem"], run["seed"], run["budget"]
+
+
 def run_one(job: tuple) -> dict:
     method, problem, seed, budget, extra = job
     logging.getLogger("keras_tuner_evolution").setLevel(logging.ERROR)
@@ -637,6 +646,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="take the other methods' runs from results/runs/"
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the named methods' stored runs and run only the missing ones",
+    )
     parser.add_argument("--tag", default="", help="file name of this run's evolution runs")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--output", default=os.path.join(RESULTS, "compare"))
@@ -657,13 +671,24 @@ def main(argv: list[str] | None = None) -> None:
     # Held-out seeds keep their runs apart, so `--reuse` never mixes seed ranges.
     store = os.path.join(RESULTS, "runs" + (f"-seed{args.first_seed}" if args.first_seed else ""))
     os.makedirs(store, exist_ok=True)
+    # Runs are appended as they finish, one file per method (the evolution's under --tag).
+    files = {
+        m: os.path.join(store, f"{args.tag if m == 'evolution' and args.tag else m}.jsonl")
+        for m in requested
+    }
     cached: dict = {}
     if args.reuse:
         for name in sorted(os.listdir(store)):
             method = name[: -len(".jsonl")]
             if method in METHODS and method not in requested:
                 for run in _read_runs(os.path.join(store, name)):
-                    cached[(run["method"], run["problem"], run["seed"], run["budget"])] = run
+                    cached[_key(run)] = run
+    for path in files.values():
+        if args.resume and os.path.exists(path):
+            for run in _read_runs(path):
+                cached[_key(run)] = run
+        elif os.path.exists(path):
+            os.remove(path)
     jobs = []
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     for seed in seeds:  # seed-major: an interrupted run still covers every problem
@@ -672,21 +697,15 @@ def main(argv: list[str] | None = None) -> None:
                 if seed >= args.first_seed + args.bayesian_seeds:
                     continue
             for problem in problems:
+                if (method, problem, seed, args.trials) in cached:
+                    continue  # --resume: already stored
                 extra = evo_kwargs if method == "evolution" else {"worst": refs[problem]["worst"]}
                 jobs.append((method, problem, seed, args.trials, extra))
     started = time.perf_counter()
-    # Runs are appended as they finish, one file per method (the evolution's under --tag).
-    files = {
-        m: os.path.join(store, f"{args.tag if m == 'evolution' and args.tag else m}.jsonl")
-        for m in requested
-    }
-    for path in files.values():
-        if os.path.exists(path):
-            os.remove(path)
     context = multiprocessing.get_context("fork")
     with context.Pool(args.workers, maxtasksperchild=20) as pool:
         for run in pool.imap(run_one, jobs):
-            cached[(run["method"], run["problem"], run["seed"], run["budget"])] = run
+            cached[_key(run)] = run
             with open(files[run["method"]], "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(run) + "\n")
             print(

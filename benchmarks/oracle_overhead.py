@@ -1,13 +1,14 @@
 """How long the oracle takes to propose a trial, next to Keras Tuner's RandomSearchOracle.
 
-Run: `python benchmarks/oracle_overhead.py` (about a minute; `--profile` adds a cProfile of the
+Run: `python benchmarks/oracle_overhead.py` (about three minutes; `--profile` adds a cProfile of the
 evolutionary oracle at the largest size). Writes benchmarks/results/oracle_overhead.md.
 
 Both oracles search the same 15-hyperparameter mixed space shaped like the dense-network space
 (Choice optimizer/initializer/activation/batch size, 5 neuron Choices, 6 dropout Floats with a
 step) on a seeded random objective, in one process. Each oracle is first filled with `n`
 completed trials (with saving switched off, which leaves the same state and is much faster),
-then timed over further trials, one worker, in three ways:
+then timed over further trials, one worker, the two oracles taking turns trial by trial (so
+that the machine's drift hits both alike), in three ways:
 
 - saving on: the full `create_trial` + `update_trial` + `end_trial` cycle, and `create_trial`
   alone, as a tuner sees them. Keras Tuner's base `Oracle` writes `oracle.json` (which lists
@@ -98,64 +99,88 @@ def one_trial(oracle: kt.Oracle, rng: np.random.Generator) -> tuple[float, float
     return time.perf_counter() - start, created - start
 
 
-def measure(name: str, n: int, repeats: int, seed: int, profile: bool) -> dict[str, float]:
-    """Fills an oracle with `n` trials, then times `repeats` more in each mode."""
-    rng = np.random.default_rng(seed)
-    oracle = ORACLES[name](seed)
+def measure(n: int, repeats: int, seed: int, profile: bool) -> dict[str, dict[str, float]]:
+    """Fills one oracle of each kind with `n` trials, then times `repeats` more in each mode.
+
+    The oracles take turns trial by trial, so that the machine's drift (other processes, clock
+    changes) hits both alike: their ratio, which this benchmark is for, stays steady even where
+    the absolute times do not.
+    """
+    runs: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="kte-bench-") as folder:
-        oracle._set_project_dir(folder, "p")
-        oracle.verbose = 0
-        saving = Saving(oracle)
-        saving.off()
-        for _ in range(n):
-            one_trial(oracle, rng)
+        for name, make in ORACLES.items():
+            oracle = make(seed)
+            oracle._set_project_dir(folder, name)
+            oracle.verbose = 0
+            rng = np.random.default_rng(seed)
+            saving = Saving(oracle)
+            saving.off()
+            for _ in range(n):
+                one_trial(oracle, rng)
+            runs[name] = {"oracle": oracle, "rng": rng, "saving": saving, "populate": []}
 
         # The populate_space-only numbers: timed inside cycles with saving off.
-        populate_times: list[float] = []
-        populate = oracle.populate_space
+        for run in runs.values():
+            run["oracle"].populate_space = _timed(run["oracle"].populate_space, run["populate"])
+        off = _take_turns(runs, repeats)
+        for run in runs.values():
+            del run["oracle"].populate_space
+            run["saving"].on()
+            run["oracle"].save()  # the first save writes everything the filling skipped
+        on = _take_turns(runs, repeats)
 
-        def timed_populate(trial_id):
-            start = time.perf_counter()
-            try:
-                return populate(trial_id)
-            finally:
-                populate_times.append(time.perf_counter() - start)
-
-        oracle.populate_space = timed_populate
-        off = [one_trial(oracle, rng) for _ in range(repeats)]
-        del oracle.populate_space
-
-        saving.on()
-        oracle.save()  # the first save writes everything the filling skipped
-        on = [one_trial(oracle, rng) for _ in range(repeats)]
-
+        evolution = runs["EvolutionaryOracle"]
         if profile:
             profiler = cProfile.Profile()
             profiler.enable()
             for _ in range(repeats):
-                one_trial(oracle, rng)
+                one_trial(evolution["oracle"], evolution["rng"])
             profiler.disable()
             text = io.StringIO()
             pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(30)
-            print(f"\n--- cProfile: {name}, n={n}, {repeats} cycles with saving on ---")
+            print(f"\n--- cProfile: EvolutionaryOracle, n={n}, {repeats} cycles, saving on ---")
             print(text.getvalue())
-        sizes = {
-            entry: os.path.getsize(os.path.join(folder, "p", entry))
-            for entry in ("oracle.json", "history.json")
-            if os.path.exists(os.path.join(folder, "p", entry))
-        }
 
-    ms = 1000.0
-    return {
-        "cycle_on": statistics.median(c for c, _ in on) * ms,
-        "create_on": statistics.median(c for _, c in on) * ms,
-        "cycle_off": statistics.median(c for c, _ in off) * ms,
-        "create_off": statistics.median(c for _, c in off) * ms,
-        "populate_median": statistics.median(populate_times) * ms,
-        "populate_mean": statistics.fmean(populate_times) * ms,
-        "oracle_json_kb": sizes.get("oracle.json", 0) / 1024,
-        "history_json_kb": sizes.get("history.json", 0) / 1024,
-    }
+        ms = 1000.0
+        results = {}
+        for name, run in runs.items():
+            project = os.path.join(folder, name)
+            sizes = {
+                entry: os.path.getsize(os.path.join(project, entry))
+                for entry in ("oracle.json", "history.json")
+                if os.path.exists(os.path.join(project, entry))
+            }
+            results[name] = {
+                "cycle_on": statistics.median(c for c, _ in on[name]) * ms,
+                "create_on": statistics.median(c for _, c in on[name]) * ms,
+                "cycle_off": statistics.median(c for c, _ in off[name]) * ms,
+                "create_off": statistics.median(c for _, c in off[name]) * ms,
+                "populate_median": statistics.median(run["populate"]) * ms,
+                "populate_mean": statistics.fmean(run["populate"]) * ms,
+                "oracle_json_kb": sizes.get("oracle.json", 0) / 1024,
+                "history_json_kb": sizes.get("history.json", 0) / 1024,
+            }
+    return results
+
+
+def _timed(populate: Callable, times: list[float]) -> Callable:
+    def timed_populate(trial_id):
+        start = time.perf_counter()
+        try:
+            return populate(trial_id)
+        finally:
+            times.append(time.perf_counter() - start)
+
+    return timed_populate
+
+
+def _take_turns(runs: dict[str, dict], repeats: int) -> dict[str, list[tuple[float, float]]]:
+    """Runs `repeats` trials on each oracle, one oracle after the other for every trial."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            times[name].append(one_trial(run["oracle"], run["rng"]))
+    return times
 
 
 def markdown(results: dict[tuple[str, int], dict[str, float]], repeats: int) -> str:
@@ -164,8 +189,9 @@ def markdown(results: dict[tuple[str, int], dict[str, float]], repeats: int) -> 
         "# Oracle overhead: EvolutionaryOracle vs RandomSearchOracle",
         "",
         "`python benchmarks/oracle_overhead.py`. Median milliseconds per trial over "
-        f"{repeats} trials, one worker, 15-hyperparameter dense-like space, seeded random "
-        "objective, after `n` completed trials. *Saving on*: Keras Tuner writes "
+        f"{repeats} trials, one worker, the two oracles taking turns trial by trial, "
+        "15-hyperparameter dense-like space, seeded random objective, after `n` completed "
+        "trials. *Saving on*: Keras Tuner writes "
         "`oracle.json` and `trial.json` on every call, as in a real search. *Saving off*: "
         "`save()`/`_save_trial()` no-ops. *populate_space*: the oracle's own proposal, timed "
         "inside the saving-off cycles (mean includes the once-per-generation planning).",
@@ -199,8 +225,8 @@ def markdown(results: dict[tuple[str, int], dict[str, float]], repeats: int) -> 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 2000])
-    parser.add_argument("--repeats", type=int, default=40)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 2000, 5000])
+    parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=RESULTS)
     parser.add_argument("--profile", action="store_true", help="cProfile the largest size")
@@ -209,13 +235,12 @@ def main(argv: list[str] | None = None) -> None:
 
     results = {}
     for n in args.sizes:
-        for name in ORACLES:
-            profile = args.profile and n == max(args.sizes) and name == "EvolutionaryOracle"
-            started = time.perf_counter()
-            results[(name, n)] = measure(name, n, args.repeats, args.seed, profile)
-            print(
-                f"{name:>20} n={n:<5} {time.perf_counter() - started:6.1f} s  {results[(name, n)]}"
-            )
+        started = time.perf_counter()
+        profile = args.profile and n == max(args.sizes)
+        for name, numbers in measure(n, args.repeats, args.seed, profile).items():
+            results[(name, n)] = numbers
+            print(f"{name:>20} n={n:<5} {numbers}")
+        print(f"n={n}: {time.perf_counter() - started:.1f} s")
     text = markdown(results, args.repeats)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w", encoding="utf-8") as handle:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -294,7 +295,8 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         self._rng = np.random.default_rng(self.seed)
         self._generations: list[dict[str, Any]] = []
         self._lineage: dict[str, dict[str, Any]] = {}
-        self._lineage_cache: dict[str, str] = {}  # trial id -> its encoded lineage entry
+        # The lineage's records encoded so far, and how many: records are only ever added.
+        self._lineage_text: tuple[int, str] = (0, "")
         self._stop_reason: str | None = None
         # Configurations waiting to enter generation 0 (initial population, warm start).
         self._pending: list[genome_lib.Genome] = []
@@ -311,6 +313,9 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         self.results_reported_at_end = False
         self._proposed = 0  # trials whose genome is in `_genomes` (see `_ensure_seen`)
         self._history_due = 0.0  # monotonic time after which history.json may be rewritten
+        self._ending_trial = False  # set while `end_trial` records a result (see `save`)
+        # Encoded JSON of the finished generations (only the last one still changes).
+        self._generations_cache: list[str] = []
 
     # Keras Tuner hooks -----------------------------------------------------------------------
 
@@ -376,7 +381,11 @@ class EvolutionaryOracle(keras_tuner.Oracle):
 
     @keras_tuner.synchronized
     def end_trial(self, trial) -> None:
-        super().end_trial(trial)
+        self._ending_trial = True
+        try:
+            super().end_trial(trial)
+        finally:
+            self._ending_trial = False
         if self._goal_met is False and self.goal is not None:
             # Only the trial that just ended can newly reach the goal: no rescan of them all.
             score = self._score(trial.trial_id)
@@ -406,34 +415,56 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             self._space_size = None
 
     def save(self) -> None:
-        """Writes oracle.json atomically (see `storage`), then the History."""
-        storage.save_json_text(self._get_oracle_fname(), self._state_json())
+        """Writes oracle.json atomically (see `storage`), then the History.
+
+        The write that records a trial's result is forced to disk, so that a finished trial
+        survives even a power cut. The others (when a trial starts) are not: a power cut can
+        at worst roll the search back to the last result, when that trial was running, and it
+        runs again either way. A killed process never leaves a partial file in any case.
+        """
+        sync = "all" if self._ending_trial else "none"
+        storage.save_json_text(self._get_oracle_fname(), self._state_json(), sync)
         self._save_history()
 
     def _state_json(self) -> str:
-        """`get_state()` as JSON text, encoding each lineage record once.
+        """`get_state()` as JSON text, encoding what no longer changes once.
 
-        oracle.json is rewritten twice per trial and the lineage is its largest part, which
-        only grows: its records are encoded when they first appear and spliced into the text.
+        oracle.json is rewritten twice per trial, and its evolution part grows with every
+        trial: the finished generations and the lineage records are encoded when they first
+        appear and spliced into the text.
         """
         state = super().get_state()
         state["evolution"] = self._evolution_state()
+        del state["evolution"]["generations"]
         text = json.dumps(state)  # "evolution" is the last key: the text ends with "}}"
-        return f'{text[:-2]}, "lineage": {self._lineage_json()}}}}}'
+        generations, lineage = self._generations_json(), self._lineage_json()
+        return f'{text[:-2]}, "generations": {generations}, "lineage": {lineage}}}}}'
+
+    def _generations_json(self) -> str:
+        cache = self._generations_cache
+        for generation in self._generations[len(cache) : -1]:
+            cache.append(json.dumps(generation))
+        last = [json.dumps(self._generations[-1])] if self._generations else []
+        return "[" + ", ".join(cache + last) + "]"
 
     def _lineage_json(self) -> str:
-        cache = self._lineage_cache
-        if len(cache) != len(self._lineage):
-            for trial_id, record in self._lineage.items():
-                if trial_id not in cache:
-                    row = json.dumps(_lineage_row(record))
-                    cache[trial_id] = f"{json.dumps(trial_id)}: {row}"
-        return "{" + ", ".join(cache.values()) + "}"
+        known, text = self._lineage_text
+        if known != len(self._lineage):
+            new = itertools.islice(self._lineage.items(), known, None)
+            parts = [f"{json.dumps(tid)}: {json.dumps(_lineage_row(rec))}" for tid, rec in new]
+            text = ", ".join([text, *parts] if known else parts)
+            self._lineage_text = (len(self._lineage), text)
+        return "{" + text + "}"
 
     def _save_trial(self, trial) -> None:
-        """Writes a trial's trial.json atomically (Keras Tuner's write can leave it empty)."""
+        """Writes a trial's trial.json atomically (Keras Tuner's write can leave it empty).
+
+        Only its final write, with the result, is forced to disk: an earlier one lost in a
+        power cut is a running trial's file, which `reload` repairs by running it again.
+        """
         path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
-        storage.save_json(path, trial.get_state())
+        sync = "none" if trial.status == TrialStatus.RUNNING else "all"
+        storage.save_json(path, trial.get_state(), sync)
 
     def score_trial(self, trial) -> None:
         """As Keras Tuner's, but an infinite score (a diverged loss) fails the trial too.
@@ -617,7 +648,8 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             tid: record if isinstance(record, dict) else dict(zip(LINEAGE_FIELDS, record))
             for tid, record in evolution["lineage"].items()
         }
-        self._lineage_cache = {}
+        self._lineage_text = (0, "")
+        self._generations_cache = []
         # Limits may have been raised on resume, so only exhaustion is final.
         reason = evolution["stop_reason"]
         self._stop_reason = reason if reason == "exhausted" else None

@@ -387,7 +387,8 @@ def test_bad_algorithm_options_name_the_argument_and_range(kwargs, message):
 
 
 def test_oracle_json_holds_exactly_get_state_also_after_a_resume(tmp_path):
-    """oracle.json is written from text with the lineage spliced in: it must equal get_state."""
+    """oracle.json is written from text with the finished generations and the lineage spliced
+    in: it must equal get_state."""
 
     def on_disk(oracle):
         with open(os.path.join(str(tmp_path), "p", "oracle.json")) as handle:
@@ -404,6 +405,7 @@ def test_oracle_json_holds_exactly_get_state_also_after_a_resume(tmp_path):
     first.save()
     assert on_disk(first) == in_memory(first)
     assert len(on_disk(first)["evolution"]["lineage"]) == 12
+    assert len(on_disk(first)["evolution"]["generations"]) >= 3  # finished ones are spliced
 
     resumed = EvolutionaryOracle(
         objective=kt.Objective("score", "max"), max_trials=20, seed=4, hyperparameters=None

@@ -111,7 +111,7 @@ def run_search(directory: str, session: int, plan: dict, plain: bool) -> None:
     if plan.get("mode") in ("write", "renamed"):
         original = storage.atomic_write_text
 
-        def atomic_write_text(path, text):
+        def atomic_write_text(path, text, sync="all"):
             if hit("write"):
                 # Dies while writing: half of the text is in the temporary file.
                 fd, _ = storage.tempfile.mkstemp(
@@ -119,7 +119,7 @@ def run_search(directory: str, session: int, plan: dict, plain: bool) -> None:
                 )
                 os.write(fd, text[: len(text) // 2].encode())
                 die()
-            original(path, text)
+            original(path, text, sync)
             if hit("renamed"):
                 die()
 
