@@ -445,6 +445,13 @@ def summarise(results: dict, refs: dict, methods: list[str], problems: list[str]
             paired = [r for r in results[("evolution", problem)] if r["seed"] in seeds]
             curves = regret_curves(paired, refs[problem], budget)
             table[(method, problem)]["evolution_same_seeds"] = float(curves[:, -1].mean())
+            own = regret_curves(results[(method, problem)], refs[problem], budget)
+            evolution_by_seed = dict(zip((r["seed"] for r in paired), curves[:, -1]))
+            table[(method, problem)]["per_seed"] = [
+                (run["seed"], float(evolution_by_seed[run["seed"]]), float(curve[-1]))
+                for run, curve in zip(results[(method, problem)], own)
+                if run["seed"] in evolution_by_seed
+            ]
     mean_rank = {m: statistics.fmean(ranks[m]) if m in ranks else None for m in methods}
     return table, mean_rank
 
@@ -592,6 +599,23 @@ def markdown(table, mean_rank, refs, methods, problems, budget, seeds, seconds, 
         f"## Median regret at {budget} trials over seeds (ratio to KT RandomSearch's median)",
         median_ratio,
     )
+    for method in [m for m in methods if "per_seed" in table[(m, problems[0])]]:
+        lines += [
+            "",
+            f"## {LABELS[method]} and the evolution, seed by seed (regret at {budget} trials)",
+            "",
+            f"Each cell: the evolution's regret / {LABELS[method]}'s, on the same seed.",
+            "",
+            "| seed | " + " | ".join(problems) + " |",
+            "|---:|" + "---:|" * len(problems),
+        ]
+        by_seed: dict[int, dict[str, str]] = {}
+        for problem in problems:
+            for seed, evolution, other in table[(method, problem)].get("per_seed", []):
+                by_seed.setdefault(seed, {})[problem] = f"{evolution:.3f} / {other:.3f}"
+        for seed in sorted(by_seed):
+            cells = [by_seed[seed].get(p, "–") for p in problems]
+            lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     checks = targets(table, problems, methods, budget)
     if checks:
         lines += ["", f"## Targets (regret at {budget} trials)", "", *checks]

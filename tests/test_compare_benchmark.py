@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 
 from tests.helpers import ROOT, load_script
@@ -43,3 +45,38 @@ def test_compare_quick_writes_table_plot_and_targets(tmp_path, monkeypatch):
     # Held-out seeds keep their runs apart from the main seed range's.
     assert sorted(os.listdir(tmp_path / "runs-seed5")) == ["evolution.jsonl", "random.jsonl"]
     assert not os.path.exists(tmp_path / "runs")
+
+
+def test_resume_runs_only_missing_runs_and_short_methods_are_paired_seed_by_seed(
+    tmp_path, monkeypatch, capsys
+):
+    compare = load_compare()
+    monkeypatch.setattr(compare, "RESULTS", str(tmp_path))
+    common = ["--quick", "--problems", "int_rastrigin", "--workers", "1"]
+    compare.main([*common, "--methods", "evolution,random", "--output", str(tmp_path / "a")])
+    store = tmp_path / "runs" / "random.jsonl"
+    lines = store.read_text().splitlines()
+    assert len(lines) == 3
+
+    # A run lost (or never made): --resume runs that one only and keeps the others.
+    store.write_text("\n".join(lines[:2]) + "\n")
+    capsys.readouterr()
+    compare.main([*common, "--methods", "random", "--resume", "--output", str(tmp_path / "b")])
+    printed = re.findall(r"random +int_rastrigin seed (\d+): best", capsys.readouterr().out)
+    assert printed == ["2"]
+
+    def runs(texts):  # the timings of a rerun differ; what it found does not (seed 2)
+        return sorted((r["seed"], r["scores"]) for r in map(json.loads, texts))
+
+    assert runs(store.read_text().splitlines()) == runs(lines)
+
+    # A method with fewer seeds is compared with the evolution on its own seeds, one by one
+    # (seed 1: Keras Tuner's RandomSearch takes seed 0 for "no seed").
+    store.write_text(lines[1] + "\n")
+    compare.main([*common, "--methods", "", "--reuse", "--output", str(tmp_path / "c")])
+    text = (tmp_path / "c.md").read_text()
+    assert "| KT RandomSearch (1 seed) |" in text
+    assert "## KT RandomSearch and the evolution, seed by seed (regret at 50 trials)" in text
+    row = next(line for line in text.splitlines() if line.startswith("| 1 | "))
+    evolution, random = (float(x) for x in row.split("|")[2].split("/"))
+    assert 0 <= evolution < random  # the evolution wins this seed (seeded, deterministic)
