@@ -565,9 +565,10 @@ def markdown(table, mean_rank, refs, methods, problems, budget, seeds, seconds, 
         "Bold: best mean regret in the column. Mean rank: per problem and seed, by best score "
         f"at {budget} trials (1 = best), averaged. Duplicates: evaluations of "
         "an already evaluated configuration, mean per run over the problems. A method marked "
-        "with fewer seeds was cut short (Keras Tuner's BayesianOptimization takes up to half "
-        "an hour per 200-trial run here); its mean is over those seeds, it has no mean rank, "
-        "and the targets compare it with the evolution on the same seeds."
+        "with fewer seeds was cut short (Keras Tuner's BayesianOptimization took 16 to 86 "
+        "minutes per 200-trial run here, on two shared cores; `--methods bayesian --resume` "
+        "adds seeds); its mean is over those seeds, it has no mean rank, and the targets "
+        "compare it with the evolution on the same seeds, also shown seed by seed below."
         + (
             " Keras Tuner's RandomSearch and BayesianOptimization oracles take seed 0 for "
             "'no seed' (`seed or random.randint(...)`), so their seed-0 runs are not "
