@@ -80,3 +80,28 @@ def test_resume_runs_only_missing_runs_and_short_methods_are_paired_seed_by_seed
     row = next(line for line in text.splitlines() if line.startswith("| 1 | "))
     evolution, random = (float(x) for x in row.split("|")[2].split("/"))
     assert 0 <= evolution < random  # the evolution wins this seed (seeded, deterministic)
+
+
+def test_posterior_predict_returns_exactly_what_sklearn_predict_returns():
+    """BO in the benchmark skips scikit-learn's input checks; its proposals must not change."""
+    import numpy as np
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import Matern
+
+    compare = load_compare()
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-3, 3, size=(40, 5)), rng.normal(size=40)
+    y[::7] += 1e3  # a badly scaled target, as KT's scores can be
+    gpr = GaussianProcessRegressor(
+        kernel=Matern(nu=2.5), n_restarts_optimizer=2, normalize_y=True, alpha=1e-4, random_state=0
+    )
+    fast = compare.posterior_predict(gpr)
+    query = rng.uniform(-4, 4, size=(1, 5))
+    prior = fast(query, return_std=True)  # unfitted: the original answers
+    np.testing.assert_array_equal(prior[1], gpr.predict(query, return_std=True)[1])
+    gpr.fit(x, y)
+    for point in list(rng.uniform(-4, 4, size=(50, 1, 5))) + [x[:1], x[3:4]]:
+        for got, want in zip(fast(point, return_std=True), gpr.predict(point, return_std=True)):
+            assert got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(fast(x[:3]), gpr.predict(x[:3]))  # mean only: the original
