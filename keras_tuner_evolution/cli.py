@@ -14,6 +14,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from keras_tuner_evolution.argtypes import int_at_least, positive_seconds
+
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 OBJECTIVE = "val_accuracy"
 # Digits is split once, the same way for every --seed, so runs with different seeds search
@@ -83,30 +85,30 @@ def _add_demo(commands: Any) -> None:
     )
     demo.add_argument(
         "--population",
-        type=_int_at_least(2),
+        type=int_at_least(2),
         default=DEFAULT_POPULATION,
         help="networks per generation",
     )
     demo.add_argument(
         "--generations",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         default=DEFAULT_GENERATIONS,
         help="number of generations",
     )
     demo.add_argument(
         "--epochs",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         default=DEFAULT_EPOCHS,
         help="training epochs per network during the search",
     )
     demo.add_argument(
         "--time-limit",
-        type=_positive_float,
+        type=positive_seconds,
         default=None,
         metavar="SECONDS",
         help="training time limit per network (default: none)",
     )
-    demo.add_argument("--seed", type=_int_at_least(0), default=1, help="random seed")
+    demo.add_argument("--seed", type=int_at_least(0), default=1, help="random seed")
     demo.add_argument(
         "--output",
         default="kte-demo",
@@ -122,13 +124,13 @@ def _add_demo(commands: Any) -> None:
     )
     demo.add_argument(
         "--final-epochs",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         default=DEFAULT_FINAL_EPOCHS,
         help="most epochs to train the fittest network",
     )
     demo.add_argument(
         "--patience",
-        type=_int_at_least(0),
+        type=int_at_least(0),
         default=DEFAULT_PATIENCE,
         help="early-stopping patience when training the fittest network",
     )
@@ -269,30 +271,6 @@ def load_dataset(name: str) -> tuple[Any, Any, Any, Any]:
         return (np.asarray(images, dtype="float32") / 255.0).astype("float32")
 
     return scale(x_train), np.ravel(y_train), scale(x_val), np.ravel(y_val)
-
-
-def _int_at_least(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    parse.__name__ = f"integer >= {minimum}"
-    return parse
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
 
 
 def _exit_code(code: Any) -> int:

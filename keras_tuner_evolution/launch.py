@@ -33,6 +33,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from keras_tuner_evolution.argtypes import int_at_least
+
 CHIEF_ID = "chief"
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_MAX_RESTARTS = 3
@@ -601,7 +603,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Adds the `launch` arguments to `parser`."""
     parser.add_argument(
         "--workers",
-        type=_int_at_least(0),
+        type=int_at_least(0),
         required=True,
         metavar="N",
         help="workers to start on this machine (0: the chief only)",
@@ -616,7 +618,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--gpus-per-worker",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         default=1,
         metavar="K",
         help="GPUs per worker, for a distribution_strategy inside each worker",
@@ -630,7 +632,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--port",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         default=None,
         metavar="P",
         help="the chief's port (default: a free one; required with --workers-only)",
@@ -654,7 +656,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-restarts",
-        type=_int_at_least(0),
+        type=int_at_least(0),
         default=DEFAULT_MAX_RESTARTS,
         metavar="R",
         help="restarts of a worker that dies before the launch fails",
@@ -740,20 +742,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 2
     return run_launch(args)
-
-
-def _int_at_least(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    parse.__name__ = f"integer >= {minimum}"
-    return parse
 
 
 _DESCRIPTION = """\
