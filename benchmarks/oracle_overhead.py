@@ -36,10 +36,12 @@ from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # sample_efficiency
 
 import keras_tuner as kt  # noqa: E402
 import numpy as np  # noqa: E402
 from keras_tuner.engine.trial import TrialStatus  # noqa: E402
+from sample_efficiency import dense_space  # noqa: E402
 
 from keras_tuner_evolution.oracle import EvolutionaryOracle  # noqa: E402
 
@@ -47,26 +49,12 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "o
 OBJECTIVE = kt.Objective("score", "max")
 
 
-def dense_like_space() -> kt.HyperParameters:
-    """15 hyperparameters: 4 categorical Choices, 5 neuron Choices, 6 stepped dropout Floats."""
-    hp = kt.HyperParameters()
-    hp.Choice("optimizer", ["adam", "sgd", "rmsprop", "adagrad", "adamax", "nadam"])
-    hp.Choice("initializer", ["glorot_uniform", "glorot_normal", "he_uniform", "he_normal"])
-    hp.Choice("activation", ["relu", "elu", "tanh", "selu", "gelu"])
-    hp.Choice("batch_size", [16, 32, 64, 128, 256])
-    for i in range(5):
-        hp.Choice(f"neurons{i}", [8, 16, 32, 64, 128, 256, 512])
-    for i in range(6):
-        hp.Float(f"dropout{i}", 0.0, 0.5, step=0.05)
-    return hp
-
-
 ORACLES: dict[str, Callable[[int], kt.Oracle]] = {
     "EvolutionaryOracle": lambda seed: EvolutionaryOracle(
-        objective=OBJECTIVE, hyperparameters=dense_like_space(), max_trials=None, seed=seed
+        objective=OBJECTIVE, hyperparameters=dense_space(), max_trials=None, seed=seed
     ),
     "RandomSearchOracle": lambda seed: kt.oracles.RandomSearchOracle(
-        objective=OBJECTIVE, hyperparameters=dense_like_space(), max_trials=None, seed=seed
+        objective=OBJECTIVE, hyperparameters=dense_space(), max_trials=None, seed=seed
     ),
 }
 

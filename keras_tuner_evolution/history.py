@@ -297,14 +297,7 @@ class History:
         ax.set_ylabel(ylabel)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=120)
-        if show:
-            plt.show()
-        else:
-            plt.close(fig)
-        return fig
+        return _finish(fig, path, show)
 
     def plot_lineage(
         self,
@@ -428,14 +421,21 @@ class History:
         )
         for side in ("left", "right", "top"):
             ax.spines[side].set_visible(False)
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=120)
-        if show:
-            plt.show()
-        else:
-            plt.close(fig)
-        return fig
+        return _finish(fig, path, show)
+
+
+def _finish(fig: Any, path: str | None, show: bool) -> Any:
+    """Lays out, saves (when given a path) and shows or closes a figure; returns it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    if show:
+        plt.show()
+    else:
+        plt.close(fig)  # a figure left open leaks in long searches and notebooks
+    return fig
 
 
 def _json_default(value: Any) -> Any:
