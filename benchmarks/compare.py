@@ -79,6 +79,8 @@ import scipy.linalg  # noqa: E402
 from keras_tuner.engine import hyperparameters as hp_module  # noqa: E402
 from keras_tuner.engine.trial import TrialStatus  # noqa: E402
 from sample_efficiency import make_dense_deceptive, make_int_rastrigin  # noqa: E402
+from scipy.spatial.distance import cdist  # noqa: E402
+from sklearn.gaussian_process.kernels import Matern  # noqa: E402
 
 from keras_tuner_evolution import genome as genome_lib  # noqa: E402
 from keras_tuner_evolution.oracle import EvolutionaryOracle  # noqa: E402
@@ -282,10 +284,12 @@ def posterior_predict(gpr) -> Callable:
     KT's BayesianOptimizationOracle minimises its acquisition with L-BFGS-B and numerical
     gradients from 50 starts, calling `predict` on one point about 7,000 times per trial.
     scikit-learn validates the input on every call (array and dataframe checks, feature
-    names), which was two thirds of a BO run's time here. This is the same arithmetic as
-    scikit-learn 1.x's `GaussianProcessRegressor.predict` on that path, in the same order,
-    so it returns the same numbers and BO proposes the same trials (`test_compare.py` checks
-    it against `predict`); every other call goes to the original.
+    names), which was two thirds of a BO run's time here, and its kernel and triangular solve
+    add wrapper checks of their own. This is the same arithmetic as scikit-learn 1.x's
+    `GaussianProcessRegressor.predict` on that path, with KT's kernel (`Matern(nu=2.5)`) and
+    the LAPACK solve that `solve_triangular` calls, in the same order, so it returns the same
+    numbers and BO proposes the same trials (`test_compare_benchmark.py` checks it against
+    `predict`); every other call goes to the original.
     """
     original = gpr.predict
 
@@ -294,12 +298,24 @@ def posterior_predict(gpr) -> Callable:
         plain = isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype == np.float64
         if not (fitted and plain and return_std and not return_cov):
             return original(X, return_std=return_std, return_cov=return_cov)
-        k_trans = gpr.kernel_(X, gpr.X_train_)
+        kernel = gpr.kernel_
+        if type(kernel) is Matern and kernel.nu == 2.5 and gpr.L_.flags.f_contiguous:
+            # Matern.__call__(X, Y) for nu = 2.5, and solve_triangular's LAPACK call.
+            scaled = math.sqrt(5) * cdist(
+                X / kernel.length_scale, gpr.X_train_ / kernel.length_scale, "euclidean"
+            )
+            k_trans = (1.0 + scaled + scaled**2 / 3.0) * np.exp(-scaled)
+            v, info = scipy.linalg.lapack.dtrtrs(gpr.L_, k_trans.T, lower=1)
+            if info != 0:
+                return original(X, return_std=return_std, return_cov=return_cov)
+            y_var = np.ones(X.shape[0])  # Matern.diag
+        else:
+            k_trans = kernel(X, gpr.X_train_)
+            v = scipy.linalg.solve_triangular(gpr.L_, k_trans.T, lower=True, check_finite=False)
+            y_var = kernel.diag(X).copy()
         y_mean = gpr._y_train_std * (k_trans @ gpr.alpha_) + gpr._y_train_mean
         if y_mean.ndim > 1 and y_mean.shape[1] == 1:
             y_mean = np.squeeze(y_mean, axis=1)
-        v = scipy.linalg.solve_triangular(gpr.L_, k_trans.T, lower=True, check_finite=False)
-        y_var = gpr.kernel_.diag(X).copy()
         y_var -= np.einsum("ij,ji->i", v.T, v)
         y_var[y_var < 0] = 0.0  # as scikit-learn does, for rounding below zero
         y_var = np.outer(y_var, gpr._y_train_std**2).reshape(*y_var.shape, -1)

@@ -7,6 +7,10 @@ import os
 import re
 import sys
 
+import keras_tuner as kt
+import numpy as np
+import pytest
+
 from tests.helpers import ROOT, load_script
 
 
@@ -82,26 +86,50 @@ def test_resume_runs_only_missing_runs_and_short_methods_are_paired_seed_by_seed
     assert 0 <= evolution < random  # the evolution wins this seed (seeded, deterministic)
 
 
-def test_posterior_predict_returns_exactly_what_sklearn_predict_returns():
+@pytest.mark.parametrize(
+    "kernel",
+    ["matern", "matern_per_dimension", "rbf"],  # KT's kernel, and two that take the other path
+)
+def test_posterior_predict_returns_exactly_what_sklearn_predict_returns(kernel):
     """BO in the benchmark skips scikit-learn's input checks; its proposals must not change."""
-    import numpy as np
     from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import Matern
+    from sklearn.gaussian_process.kernels import RBF, Matern
 
     compare = load_compare()
     rng = np.random.default_rng(0)
-    x, y = rng.uniform(-3, 3, size=(40, 5)), rng.normal(size=40)
-    y[::7] += 1e3  # a badly scaled target, as KT's scores can be
+    x = rng.uniform(0, 1, size=(40, 5))
+    y = 1e3 + 50 * np.sin(3 * x).sum(axis=1)  # offset and scaled, as KT's scores can be
+    kernels = {
+        "matern": Matern(length_scale=0.7, nu=2.5),
+        "matern_per_dimension": Matern(length_scale=np.linspace(0.5, 1.5, 5), nu=2.5),
+        "rbf": RBF(length_scale=0.7),
+    }
+    # Length scales fixed (optimizer=None) so that every query point is correlated with the
+    # training points: a fit can shrink them until each prediction is the prior mean.
     gpr = GaussianProcessRegressor(
-        kernel=Matern(nu=2.5), n_restarts_optimizer=2, normalize_y=True, alpha=1e-4, random_state=0
+        kernel=kernels[kernel], optimizer=None, normalize_y=True, alpha=1e-4, random_state=0
     )
     fast = compare.posterior_predict(gpr)
-    query = rng.uniform(-4, 4, size=(1, 5))
+    query = rng.uniform(0, 1, size=(1, 5))
     prior = fast(query, return_std=True)  # unfitted: the original answers
     np.testing.assert_array_equal(prior[1], gpr.predict(query, return_std=True)[1])
     gpr.fit(x, y)
-    for point in list(rng.uniform(-4, 4, size=(50, 1, 5))) + [x[:1], x[3:4]]:
+    for point in list(rng.uniform(-0.5, 1.5, size=(50, 1, 5))) + [x[:1], x[3:4], x[:4]]:
         for got, want in zip(fast(point, return_std=True), gpr.predict(point, return_std=True)):
             assert got.shape == want.shape
             np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(fast(x[:3]), gpr.predict(x[:3]))  # mean only: the original
+
+
+def test_bayesian_runner_proposes_what_stock_keras_tuner_proposes():
+    """The benchmark's BO (fast predict) and KT's own BO draw the same trials for a seed."""
+    compare = load_compare()
+    fast = compare.Recorder("int_rastrigin", 24)  # 18 random points, then 6 from the GP
+    compare.run_bayesian(fast, 3, {})
+    stock = compare.Recorder("int_rastrigin", 24)
+    oracle = kt.oracles.BayesianOptimizationOracle(
+        objective=compare.OBJECTIVE, hyperparameters=stock.space, max_trials=24, seed=3
+    )
+    compare._drive_oracle(oracle, stock)
+    assert fast.scores == stock.scores
+    assert len(set(fast.scores[18:])) > 1  # the GP's proposals, not one point repeated
