@@ -448,6 +448,15 @@ def run_one(job: tuple) -> dict:
 # Metrics and report ---------------------------------------------------------------------------
 
 
+def method_label(method: str, seed_counts: list[int], seeds: int) -> str:
+    """The method's name, with its number of seeds when it was cut short on some problem."""
+    fewer, most = min(seed_counts), max(seed_counts)
+    if fewer >= seeds:
+        return LABELS[method]
+    span = f"{fewer} to {most}" if most > fewer else str(fewer)
+    return f"{LABELS[method]} ({span} seed{'s' if most > 1 else ''})"
+
+
 def best_so_far(scores: list[float], budget: int) -> np.ndarray:
     curve = np.maximum.accumulate(np.asarray(scores, dtype=float))
     if len(curve) < budget:  # a method that stopped early keeps its best
@@ -608,10 +617,7 @@ def markdown(table, mean_rank, refs, methods, problems, budget, seeds, seconds, 
                 cells.append(f"**{text}**" if value == best_at[c] else text)
         dups = statistics.fmean(table[(method, p)]["duplicates"] for p in problems)
         ms = statistics.fmean(table[(method, p)]["ms_per_trial"] for p in problems)
-        fewer = min(table[(method, p)]["seeds"] for p in problems)
-        label = LABELS[method] + (
-            f" ({fewer} seed{'s' if fewer > 1 else ''})" if fewer < len(seeds) else ""
-        )
+        label = method_label(method, [table[(method, p)]["seeds"] for p in problems], len(seeds))
         rank = "–" if mean_rank[method] is None else f"{mean_rank[method]:.2f}"
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {rank} | {dups:.1f} | {ms:.2f} |")
     lines += [
@@ -621,8 +627,9 @@ def markdown(table, mean_rank, refs, methods, problems, budget, seeds, seconds, 
         "an already evaluated configuration, mean per run over the problems. A method marked "
         "with fewer seeds was cut short (Keras Tuner's BayesianOptimization took 5 to 45 "
         "minutes per 200-trial run here, on two shared cores, with the GP prediction "
-        "shortcut of `posterior_predict`, twice that without; `--methods bayesian --resume` "
-        "adds seeds); its mean is over those seeds, it has no mean rank, and the targets "
+        "shortcut of `posterior_predict`, twice that without: its oracle ms per trial "
+        "mixes runs timed with and without it; `--methods bayesian --resume` adds seeds); "
+        "its mean is over those seeds, it has no mean rank, and the targets "
         "compare it with the evolution on the same seeds, also shown seed by seed below."
         + (
             " Keras Tuner's RandomSearch and BayesianOptimization oracles take seed 0 for "

@@ -86,6 +86,16 @@ def test_resume_runs_only_missing_runs_and_short_methods_are_paired_seed_by_seed
     assert 0 <= evolution < random  # the evolution wins this seed (seeded, deterministic)
 
 
+def test_a_method_cut_short_is_labelled_with_its_seed_counts():
+    compare = load_compare()
+    assert compare.method_label("bayesian", [10, 10], 10) == "KT BayesianOptimization"
+    assert compare.method_label("bayesian", [1, 1], 10) == "KT BayesianOptimization (1 seed)"
+    assert compare.method_label("bayesian", [3, 3], 10) == "KT BayesianOptimization (3 seeds)"
+    assert compare.method_label("bayesian", [10, 1, 3], 10) == (
+        "KT BayesianOptimization (1 to 10 seeds)"
+    )
+
+
 @pytest.mark.parametrize(
     "kernel",
     ["matern", "matern_per_dimension", "rbf"],  # KT's kernel, and two that take the other path
