@@ -6,7 +6,7 @@ Run: `python benchmarks/compare.py` (10 seeds x 200 trials; `--quick` for a smok
 `benchmarks/results/runs/` (`runs-seed{N}/` for `--first-seed N`). `--reuse` reads the other
 methods' runs back, so that a tuning run recomputes only the methods it names; `--resume` keeps
 the named methods' stored runs and runs only the missing ones, so that KT BayesianOptimization
-(up to 45 minutes per run here) gains seeds across sessions:
+(up to 20 minutes per run here) gains seeds across sessions:
 `python benchmarks/compare.py --methods bayesian --resume` and, for the report,
 `python benchmarks/compare.py --methods evolution,random,tpe,nsga2,naturalselection --reuse`.
 
@@ -625,9 +625,9 @@ def markdown(table, mean_rank, refs, methods, problems, budget, seeds, seconds, 
         "Bold: best mean regret in the column. Mean rank: per problem and seed, by best score "
         f"at {budget} trials (1 = best), averaged. Duplicates: evaluations of "
         "an already evaluated configuration, mean per run over the problems. A method marked "
-        "with fewer seeds was cut short (Keras Tuner's BayesianOptimization took 5 to 45 "
+        "with fewer seeds was cut short (Keras Tuner's BayesianOptimization took 3 to 20 "
         "minutes per 200-trial run here, on two shared cores, with the GP prediction "
-        "shortcut of `posterior_predict`, twice that without: its oracle ms per trial "
+        "shortcut of `posterior_predict`, 2-3 times that without: its oracle ms per trial "
         "mixes runs timed with and without it; `--methods bayesian --resume` adds seeds); "
         "its mean is over those seeds, it has no mean rank, and the targets "
         "compare it with the evolution on the same seeds, also shown seed by seed below."
