@@ -28,7 +28,7 @@ Methods, all in this process, one worker, same budget, seeds 0..n-1 (`--first-se
 - `evolution`: `EvolutionaryOracle` with its defaults (or `--evo-kwargs`).
 - `random`, `bayesian`: Keras Tuner's `RandomSearchOracle` and `BayesianOptimizationOracle`
   with their defaults. BO's GP `predict` skips scikit-learn's per-call input checks
-  (`posterior_predict`: same arithmetic, same proposals, half the time); its oracle ms per
+  (`posterior_predict`: same arithmetic, same proposals, 2-3x faster); its oracle ms per
   trial is therefore lower than stock KT's.
 - `tpe`, `nsga2`: Optuna's `TPESampler` and `NSGAIISampler` with their defaults, through
   ask/tell; the Keras Tuner space is mapped define-by-run (Choice/Boolean -> categorical,
