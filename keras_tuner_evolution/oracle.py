@@ -664,6 +664,34 @@ class EvolutionaryOracle(keras_tuner.Oracle):
     # The population --------------------------------------------------------------------------
 
     @property
+    def generation_plans(self) -> list[dict[str, Any]]:
+        """A copy of every generation's plan so far, oldest first (a public snapshot).
+
+        Each plan is a dict: `index`, `members` (trial ids, carried elites first), `elites`,
+        `breeders` (the parents drawn for it), `n_children`, and `mutation_factor` when
+        `adaptive_mutation` is on.
+        """
+        return [
+            {key: list(value) if isinstance(value, list) else value for key, value in plan.items()}
+            for plan in self._generations
+        ]
+
+    @property
+    def current_generation(self) -> int | None:
+        """Index of the generation being handed out, None before the first trial."""
+        return len(self._generations) - 1 if self._generations else None
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the search stopped (a key of `stopping.STOP_MESSAGES`), None while it runs."""
+        return self._stop_reason
+
+    def trial_score(self, trial_id: str) -> float | None:
+        """The score of a completed trial (or of a warm-started one), None otherwise."""
+        return self._score(trial_id)
+
+
+    @property
     def history(self) -> History:
         """The `History` of this search so far."""
         self._ensure_seen()
