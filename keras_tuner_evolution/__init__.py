@@ -3,6 +3,10 @@
 Public names:
     EvolutionaryOracle: a `keras_tuner.Oracle` that evolves a population of configurations.
     EvolutionaryTuner: a drop-in replacement for `keras_tuner.RandomSearch`.
+    EvolutionConfig: the evolution's arguments, their defaults and checks (documented once).
+    RankSelection, TournamentSelection: breeder selection strategies (`selection=`).
+    UniformCrossover, Mutation: variation operators (`crossover=`, `mutation=`).
+    FunctionTuner: a tuner whose trial is one call of a Python function.
     DenseHyperModel: a ready-made dense-network hypermodel (15 hyperparameters).
     History: per-generation statistics, the fittest genome, JSON round trip and plots.
     maximize, minimize: evolve the arguments of any Python function.
@@ -23,7 +27,13 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it.
 _EXPORTS = {
     "EvolutionaryOracle": "keras_tuner_evolution.oracle",
-    "EvolutionaryTuner": "keras_tuner_evolution.tuner",
+    "EvolutionaryTuner": "keras_tuner_evolution.tuners",
+    "FunctionTuner": "keras_tuner_evolution.tuners",
+    "EvolutionConfig": "keras_tuner_evolution.config",
+    "RankSelection": "keras_tuner_evolution.selection",
+    "TournamentSelection": "keras_tuner_evolution.selection",
+    "UniformCrossover": "keras_tuner_evolution.variation",
+    "Mutation": "keras_tuner_evolution.variation",
     "DenseHyperModel": "keras_tuner_evolution.hypermodels",
     "Generation": "keras_tuner_evolution.history",
     "History": "keras_tuner_evolution.history",
@@ -35,6 +45,12 @@ _EXPORTS = {
 
 __all__ = [
     "DenseHyperModel",
+    "EvolutionConfig",
+    "FunctionTuner",
+    "Mutation",
+    "RankSelection",
+    "TournamentSelection",
+    "UniformCrossover",
     "EvolutionaryOracle",
     "EvolutionaryTuner",
     "Generation",
@@ -53,7 +69,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time see __getattr__
     from keras_tuner_evolution.hypermodels import DenseHyperModel
     from keras_tuner_evolution.oracle import EvolutionaryOracle
     from keras_tuner_evolution.training import train_best
-    from keras_tuner_evolution.tuner import EvolutionaryTuner
+    from keras_tuner_evolution.config import EvolutionConfig
+    from keras_tuner_evolution.selection import RankSelection, TournamentSelection
+    from keras_tuner_evolution.tuners import EvolutionaryTuner, FunctionTuner
+    from keras_tuner_evolution.variation import Mutation, UniformCrossover
 
 
 def __getattr__(name: str) -> Any:

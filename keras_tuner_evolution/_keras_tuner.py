@@ -10,9 +10,21 @@ launcher of `kte launch` must not take a GPU for itself).
 
 from __future__ import annotations
 
+import json
+import logging
+import math
 import os
 import threading
 from typing import Any
+
+import keras_tuner
+from keras_tuner import HyperParameters
+from keras_tuner.engine.trial import Trial, TrialStatus
+
+from keras_tuner_evolution import persistence
+from keras_tuner_evolution import space as space_lib
+
+logger = logging.getLogger("keras_tuner_evolution")
 
 # Keras Tuner's distributed mode is switched on by these environment variables (1.4.x).
 ORACLE_IP = "KERASTUNER_ORACLE_IP"
@@ -117,3 +129,260 @@ def retry_queue(oracle: Any) -> list[str]:
 def environment_is_distributed(environ: dict[str, str] | None = None) -> bool:
     """Whether `environ` (default: `os.environ`) switches Keras Tuner's distributed mode on."""
     return ORACLE_IP in (os.environ if environ is None else environ)
+
+
+# The oracle base: durable files, a robust reload -----------------------------------------
+
+
+class DurableOracle(keras_tuner.Oracle):
+    """A `keras_tuner.Oracle` whose files survive a crash at any moment (keras-tuner 1.4.x).
+
+    Overrides these private hooks of `keras_tuner.Oracle`:
+
+    - `_save_trial`: trial.json written atomically (Keras Tuner writes in place, and a killed
+      process can leave it empty); only the write with the result is forced to disk.
+    - `_record_values`: Keras Tuner calls `HyperParameters.ensure_active_values()` there, which
+      drops the value of a name declared under several conditional scopes.
+    - `reload`: unreadable trial files are reported and their trials run again; see `reload`.
+
+    Subclasses write their own state with `state_json()` and may name where the values of a
+    trial whose file was lost are kept, with `lost_trial_values(state)`.
+    """
+
+    # Set by tuners whose trials report their result once, at the end (see `reload`).
+    results_reported_at_end = False
+    # Trials ended when oracle.json was last written: a write after more ended records a result.
+    _ended_at_last_save: int | None = None
+
+    @property
+    def project_dir(self) -> str | None:
+        """The project folder, None before a tuner has set it (`Oracle._project_dir`)."""
+        if getattr(self, "_directory", None) is None:
+            return None
+        return self._project_dir
+
+    @property
+    def oracle_file(self) -> str:
+        """Path of oracle.json (`Oracle._get_oracle_fname`)."""
+        return self._get_oracle_fname()
+
+    @property
+    def retry_queue(self) -> list[str]:
+        """Ids of the trials that will run again (`Oracle._retry_queue`), a copy."""
+        return list(self._retry_queue)
+
+    def state_json(self) -> str:
+        """oracle.json's text: `get_state()` encoded (subclasses may encode faster)."""
+        return json.dumps(self.get_state())
+
+    def save(self) -> None:
+        """Writes oracle.json atomically; forced to disk when it records a new result.
+
+        A write that records a trial's result is forced to disk, so a finished trial survives
+        a power cut. The others (when a trial starts) are not: a power cut can at worst roll
+        the search back to the last result, and the running trial runs again either way.
+        """
+        ended = len(self.end_order)
+        sync = "all" if ended != self._ended_at_last_save else "none"
+        persistence.save_json_text(self.oracle_file, self.state_json(), sync)
+        self._ended_at_last_save = ended
+
+    def _save_trial(self, trial) -> None:
+        """Writes a trial's trial.json atomically; only its final write is forced to disk."""
+        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        sync = "none" if trial.status == TrialStatus.RUNNING else "all"
+        persistence.save_json(path, trial.get_state(), sync)
+
+    def _record_values(self, trial) -> None:
+        """As Keras Tuner's, keeping values of names declared under several scopes."""
+        hyperparameters = trial.hyperparameters
+        # Keras Tuner calls `ensure_active_values()` first, which drops such values (a bug
+        # RandomSearch shares): shadow it on this instance with the right rule.
+        hyperparameters.ensure_active_values = lambda: space_lib.ensure_active_values(
+            hyperparameters
+        )
+        try:
+            super()._record_values(trial)
+        finally:
+            del hyperparameters.ensure_active_values
+
+    def score_trial(self, trial) -> None:
+        """As Keras Tuner's, but an infinite score (a diverged loss) fails the trial too.
+
+        Keras Tuner marks a NaN score INVALID (retried, then FAILED); an infinite one would
+        otherwise count as completed, and +inf would even look like the best maximised score.
+        """
+        super().score_trial(trial)
+        if trial.score is not None and not math.isfinite(float(trial.score)):
+            trial.score = math.nan
+
+    def lost_trial_values(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Values by trial id of started trials, for those whose trial.json is lost."""
+        return {}
+
+    def reload(self) -> None:
+        """Reloads the search from its project folder, surviving a crash at any moment.
+
+        Unlike Keras Tuner's `Oracle.reload`:
+
+        - an unreadable oracle.json raises a `persistence.StateFileError` naming it, and
+          nothing is changed in the folder;
+        - an unreadable (empty, truncated, corrupt) or missing trial.json of a started trial
+          is reported by name, kept aside as `trial.json.unreadable`, and its trial runs
+          again with the configuration recorded elsewhere (`lost_trial_values`);
+        - a trial.json written just before a crash, for a trial that oracle.json does not know
+          yet, is ignored: the trial was never handed out, and is proposed again;
+        - a running trial whose trial.json already says it ended (the process died between
+          writing the two files) is ended, not trained again.
+        """
+        state = persistence.load_json(self.oracle_file)
+        if not isinstance(state, dict) or "start_order" not in state:
+            raise persistence.StateFileError(
+                f"Cannot read the search state file {self.oracle_file}: it is not an oracle's "
+                "state."
+            )
+        started = [str(tid) for tid in state["start_order"]]
+        unreadable = self._load_trial_files(set(started))
+        rerun = self._rebuild_lost_trials(state, started, unreadable)
+        try:
+            self.set_state(state)
+        except KeyError as error:
+            raise RuntimeError(
+                "Error reloading `Oracle` from existing project. If you did not mean to reload "
+                "from an existing project, change the `project_name` or pass `overwrite=True` "
+                f"when creating the `Tuner`. Found existing project at: {self._project_dir}"
+            ) from error
+        for trial_id in rerun:
+            self._requeue(trial_id)
+        self._end_trials_that_ended()
+        # As Keras Tuner: trials that were running are retried, from scratch.
+        for trial in self.ongoing_trials.values():
+            if trial.trial_id not in self._retry_queue:
+                self._retry_queue.append(trial.trial_id)
+        self.ongoing_trials = {}
+
+    def _load_trial_files(self, known: set[str]) -> dict[str, tuple[str, str]]:
+        """Loads the readable trial.json of every known trial; returns the unreadable ones."""
+        pattern = os.path.join(self._project_dir, "trial_*", "trial.json")
+        unreadable: dict[str, tuple[str, str]] = {}
+        for fname in sorted(glob(pattern)):
+            trial_id = os.path.basename(os.path.dirname(fname))[len("trial_") :]
+            if trial_id not in known:
+                continue  # written before a crash, before oracle.json recorded the trial
+            try:
+                trial = Trial.from_state(persistence.load_json(fname))
+            except (persistence.StateFileError, KeyError, TypeError, ValueError) as error:
+                unreadable[trial_id] = (fname, f"{type(error).__name__}: {error}")
+                continue
+            self.trials[trial.trial_id] = trial
+        return unreadable
+
+    def _rebuild_lost_trials(
+        self, state: dict[str, Any], started: list[str], unreadable: dict[str, tuple[str, str]]
+    ) -> list[str]:
+        """Rebuilds the started trials whose trial.json is unreadable or missing, to rerun."""
+        missing = [tid for tid in started if tid not in self.trials]
+        values_by_id = self.lost_trial_values(state) if missing else {}
+        for trial_id in missing:
+            default = os.path.join(self._project_dir, f"trial_{trial_id}", "trial.json")
+            fname, reason = unreadable.get(trial_id, (default, "the file is missing"))
+            values = values_by_id.get(trial_id)
+            if values is None:
+                raise persistence.StateFileError(
+                    f"Cannot read the trial state file {fname} ({reason}), and the "
+                    f"configuration of trial {trial_id} is recorded nowhere else. Restore the "
+                    "file, or start a new search (another `project_name` or `overwrite=True`)."
+                )
+            kept = persistence.set_aside(fname) if os.path.exists(fname) else None
+            logger.warning(
+                "Cannot read the trial state file %s (%s)%s: trial %s runs again.",
+                fname,
+                reason,
+                f"; kept as {kept}" if kept else "",
+                trial_id,
+            )
+            hyperparameters = HyperParameters.from_config(state["hyperparameters"])
+            hyperparameters.values = dict(values)
+            self.trials[trial_id] = Trial(
+                hyperparameters=hyperparameters, trial_id=trial_id, status=TrialStatus.RUNNING
+            )
+        return missing
+
+    def _requeue(self, trial_id: str) -> None:
+        """Puts a rebuilt trial back on the retry queue, as if it had never run."""
+        if trial_id in self.end_order:
+            self.end_order.remove(trial_id)
+        self._run_times[trial_id] = 0
+        for tuner_id, ongoing in list(self.ongoing_trials.items()):
+            if ongoing.trial_id == trial_id:
+                del self.ongoing_trials[tuner_id]
+        if trial_id not in self._retry_queue:
+            self._retry_queue.append(trial_id)
+        self._save_trial(self.trials[trial_id])
+
+    def _end_trials_that_ended(self) -> None:
+        """Ends the running trials whose trial.json says they ended for good.
+
+        An INVALID one may be an earlier failed run now being retried: it is retried again.
+        With a tuner that reports a trial's result once, at its end, a running trial whose
+        trial.json holds the objective has finished too: it is ended, not trained again.
+        """
+        for tuner_id, trial in list(self.ongoing_trials.items()):
+            reported = (
+                self.results_reported_at_end
+                and trial.status == TrialStatus.RUNNING
+                and trial.metrics.exists(self.objective.name)
+            )
+            if trial.status not in (TrialStatus.COMPLETED, TrialStatus.FAILED) and not reported:
+                continue
+            del self.ongoing_trials[tuner_id]
+            self.update_space(trial.hyperparameters)
+            if reported:
+                trial.status = TrialStatus.COMPLETED
+                self.score_trial(trial)
+                if math.isnan(float(trial.score)):
+                    trial.status = TrialStatus.INVALID
+            self._record_values(trial)
+            self._run_times[trial.trial_id] += 1
+            if not self._retry(trial) and trial.trial_id not in self.end_order:
+                self.end_order.append(trial.trial_id)
+            if reported:
+                self._save_trial(trial)
+
+
+class DurableTunerState:
+    """Mixin for `keras_tuner.Tuner` subclasses: the tuner's own file written atomically.
+
+    Overrides `Tuner.save`, `Tuner.reload` and the private `_populate_initial_space` (1.4.x):
+    also resumes a search whose process was killed before the tuner first wrote its own file
+    (Keras Tuner resumes only when that file exists, and would otherwise start over in the
+    project folder, running again the trials the oracle had already recorded).
+    """
+
+    def save(self) -> None:
+        if not self._is_worker():
+            self.oracle.save()
+        persistence.save_json(self._get_tuner_fname(), self.get_state())
+
+    def reload(self) -> None:
+        if not self._is_worker():
+            self.oracle.reload()
+        path = self._get_tuner_fname()
+        if not os.path.exists(path):
+            return
+        try:
+            state = persistence.load_json(path)
+        except persistence.StateFileError as error:
+            kept = persistence.set_aside(path)
+            logger.warning("%s; kept as %s, the tuner's state is rebuilt.", error, kept)
+            state = {}
+        self.set_state(state)
+
+    def _populate_initial_space(self) -> None:
+        oracle_file = self.oracle._get_oracle_fname()
+        if not self._is_worker() and os.path.exists(oracle_file):
+            # `overwrite=True` would have removed the project folder: this is a resume.
+            print(f"Reloading Oracle from {oracle_file}")
+            self.reload()
+            return
+        super()._populate_initial_space()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -12,50 +11,9 @@ from keras_tuner import HyperParameters
 
 from keras_tuner_evolution.history import History
 from keras_tuner_evolution.oracle import EvolutionaryOracle
-from keras_tuner_evolution.progress import ProgressHooks
-from keras_tuner_evolution.storage import AtomicTunerState
+from keras_tuner_evolution.tuners import FunctionTuner  # noqa: F401 (0.1.0 defined it here)
 
 SCORE = "score"
-
-
-class FunctionTuner(AtomicTunerState, keras_tuner.Tuner):
-    """A tuner whose trial is one call of `function(hp) -> float`; no model is trained."""
-
-    def __init__(self, function: Callable[[HyperParameters], float], oracle, **kwargs):
-        self.function = function
-        # A trial reports its value once, when the call returns (what `reload` relies on).
-        oracle.results_reported_at_end = True
-        self._progress = ProgressHooks(self)
-        super().__init__(oracle, hypermodel=None, **kwargs)
-
-    @property
-    def history(self) -> History:
-        """The `History` of the search (see `EvolutionaryOracle.history`)."""
-        return self.oracle.history
-
-    def run_trial(self, trial, *args, **kwargs) -> dict[str, float]:
-        value = float(self.function(trial.hyperparameters))
-        if math.isnan(value):
-            # Keras Tuner marks a NaN objective INVALID, then FAILED after its retries.
-            raise ValueError(f"The function returned NaN for {trial.hyperparameters.values}.")
-        return {SCORE: value}
-
-    def save_model(self, trial_id, model, step=0):
-        """Nothing to save: a function search trains no model."""
-
-    def on_search_begin(self):
-        super().on_search_begin()
-        self._progress.search_begin()
-
-    def on_trial_end(self, trial):
-        super().on_trial_end(trial)
-        self._progress.trial_end(trial)
-
-    def on_search_end(self):
-        super().on_search_end()
-        self._progress.search_end()
-        if hasattr(self.oracle, "flush_history"):
-            self.oracle.flush_history()
 
 
 def _optimize(
@@ -126,8 +84,8 @@ def maximize(
         project_name: Project sub-folder name.
         overwrite: Start afresh (True) or resume an earlier search in `directory` (False).
         verbose: Keras Tuner's per-trial printing (0 silent, 1 verbose).
-        **evolution: Arguments of `EvolutionaryOracle` (`population_size`, `generations`,
-            `elites`, `breeders`, `mutation_rate`, `selection_pressure`, `seed`, ...).
+        **evolution: `seed` and the evolution's arguments, documented in `EvolutionConfig`
+            (`population_size`, `generations`, `elites`, `breeders`, `mutation_rate`, ...).
 
     Returns:
         The `History` of the search; `history.fittest` holds the best genome and value.
