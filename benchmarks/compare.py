@@ -82,7 +82,7 @@ from sample_efficiency import make_dense_deceptive, make_int_rastrigin  # noqa: 
 from scipy.spatial.distance import cdist  # noqa: E402
 from sklearn.gaussian_process.kernels import Matern  # noqa: E402
 
-from keras_tuner_evolution import genome as genome_lib  # noqa: E402
+from keras_tuner_evolution import space as space_lib  # noqa: E402
 from keras_tuner_evolution.oracle import EvolutionaryOracle  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
@@ -196,7 +196,7 @@ def reference(problem: str) -> dict[str, float]:
     """Median and worst score of uniformly random configurations (seed 0)."""
     space, score, optimum = PROBLEMS[problem]()
     rng = np.random.default_rng(0)
-    scores = [score(genome_lib.random_genome(space, rng)) for _ in range(REFERENCE_SAMPLES)]
+    scores = [score(space_lib.random_genome(space, rng)) for _ in range(REFERENCE_SAMPLES)]
     return {"optimum": optimum, "median": float(np.median(scores)), "worst": float(min(scores))}
 
 
@@ -214,8 +214,8 @@ class Recorder:
         self.duplicates = 0
 
     def evaluate(self, values: dict) -> float:
-        genome = genome_lib.repair(self.space, values)
-        key = genome_lib.genome_hash(genome)
+        genome = space_lib.repair(self.space, values)
+        key = space_lib.genome_hash(genome)
         if key in self.seen:
             self.duplicates += 1
         self.seen.add(key)
@@ -330,7 +330,7 @@ def _suggest(trial, space: kt.HyperParameters) -> dict:
     """Define-by-run: suggests the active hyperparameters of `space` in declaration order."""
     values: dict = {}
     for hp in space.space:
-        if hp.name in values or not genome_lib.is_active(hp, values):
+        if hp.name in values or not space_lib.is_active(hp, values):
             continue
         if isinstance(hp, hp_module.Fixed):
             values[hp.name] = hp.value
@@ -383,10 +383,10 @@ def run_nsga2(rec: Recorder, seed: int, _: dict) -> float:
 
 
 def _gene_values(hp) -> list:
-    domain = genome_lib.finite_domain(hp)
+    domain = space_lib.finite_domain(hp)
     if domain is not None:
         return domain
-    return [genome_lib.prob_to_value(hp, p) for p in np.linspace(0.0, 1.0, 101)]
+    return [space_lib.prob_to_value(hp, p) for p in np.linspace(0.0, 1.0, 101)]
 
 
 def run_naturalselection(rec: Recorder, seed: int, extra: dict) -> float:

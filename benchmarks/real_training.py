@@ -177,7 +177,7 @@ def search(method: str, seed: int, args: argparse.Namespace) -> dict:
     import keras_tuner
 
     from keras_tuner_evolution.hypermodels import DenseHyperModel
-    from keras_tuner_evolution.tuner import EvolutionaryTuner
+    from keras_tuner_evolution.tuners import EvolutionaryTuner
 
     class EpochCounter(keras.callbacks.Callback):
         """Counts epochs in a class attribute: Keras Tuner deep-copies callbacks per trial."""

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from keras_tuner_evolution.hypermodels import DenseHyperModel
-from keras_tuner_evolution.tuner import EvolutionaryTuner
+from keras_tuner_evolution.tuners import EvolutionaryTuner
 
 
 def load_cifar10() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ import keras_tuner
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from keras_tuner_evolution.tuner import EvolutionaryTuner
+from keras_tuner_evolution.tuners import EvolutionaryTuner
 
 
 def build(hp: keras_tuner.HyperParameters) -> keras.Model:

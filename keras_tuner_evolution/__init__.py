@@ -64,13 +64,13 @@ __all__ = [
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time see __getattr__
     from keras_tuner_evolution.callbacks import TimeLimit
+    from keras_tuner_evolution.config import EvolutionConfig
     from keras_tuner_evolution.functions import maximize, minimize
     from keras_tuner_evolution.history import Generation, History
     from keras_tuner_evolution.hypermodels import DenseHyperModel
     from keras_tuner_evolution.oracle import EvolutionaryOracle
-    from keras_tuner_evolution.training import train_best
-    from keras_tuner_evolution.config import EvolutionConfig
     from keras_tuner_evolution.selection import RankSelection, TournamentSelection
+    from keras_tuner_evolution.training import train_best
     from keras_tuner_evolution.tuners import EvolutionaryTuner, FunctionTuner
     from keras_tuner_evolution.variation import Mutation, UniformCrossover
 

@@ -3,9 +3,10 @@
 Everything else in the package uses only Keras Tuner's public names (`keras_tuner.Oracle`,
 `keras_tuner.Tuner`, `keras_tuner.synchronized`, `keras_tuner.engine.trial.TrialStatus`, ...).
 Each function here says which private name it uses, why, and for which Keras Tuner version it
-was checked (1.4.7 and 1.4.8, whose wheels keep their code under `keras_tuner.src`). Imports are
-made inside the functions, so that importing this module does not import TensorFlow (the
-launcher of `kte launch` must not take a GPU for itself).
+was checked (1.4.7 and 1.4.8, whose wheels keep their code under `keras_tuner.src`).
+
+It imports Keras Tuner (and so TensorFlow): the launcher of `kte launch`, which must not take a
+GPU for itself, never imports it (the environment names live in `distribute.environment`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,6 @@ from keras_tuner_evolution import persistence
 from keras_tuner_evolution import space as space_lib
 
 logger = logging.getLogger("keras_tuner_evolution")
-
-# Keras Tuner's distributed mode is switched on by these environment variables (1.4.x).
-ORACLE_IP = "KERASTUNER_ORACLE_IP"
-ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
-TUNER_ID = "KERASTUNER_TUNER_ID"
 
 
 def has_chief_oracle() -> bool:
@@ -126,11 +122,6 @@ def retry_queue(oracle: Any) -> list[str]:
     return list(getattr(oracle, "_retry_queue", []))
 
 
-def environment_is_distributed(environ: dict[str, str] | None = None) -> bool:
-    """Whether `environ` (default: `os.environ`) switches Keras Tuner's distributed mode on."""
-    return ORACLE_IP in (os.environ if environ is None else environ)
-
-
 # The oracle base: durable files, a robust reload -----------------------------------------
 
 
@@ -152,7 +143,7 @@ class DurableOracle(keras_tuner.Oracle):
     # Set by tuners whose trials report their result once, at the end (see `reload`).
     results_reported_at_end = False
     # Trials ended when oracle.json was last written: a write after more ended records a result.
-    _ended_at_last_save: int | None = None
+    _ended_at_last_save = 0
 
     @property
     def project_dir(self) -> str | None:

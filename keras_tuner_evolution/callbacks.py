@@ -1,13 +1,14 @@
-"""Keras callbacks used during the search."""
+"""Keras callbacks used during the search: a training time limit, and per-model progress."""
 
 from __future__ import annotations
 
 import math
-import sys
 import time
 from typing import Any, TextIO
 
 import keras
+
+from keras_tuner_evolution.progress import TrialLog
 
 
 class TimeLimit(keras.callbacks.Callback):
@@ -72,53 +73,59 @@ class Progress(keras.callbacks.Callback):
 
     Meant for `Tuner.search(callbacks=[...])` with ``verbose=0``. Keras Tuner deep-copies the
     search callbacks for every trial; this one returns itself from `__deepcopy__`, so the
-    count and the best score carry across trials.
+    count and the best score carry across trials. The lines are written by
+    `keras_tuner_evolution.progress.TrialLog`: this class only forwards Keras' events.
 
     Args:
         objective: The logged metric to report, e.g. ``"val_accuracy"``.
         direction: ``"max"`` or ``"min"``: which values are better.
         stream: Where to print; defaults to standard output.
+
+    Raises:
+        ValueError: For a direction other than ``"max"`` or ``"min"``.
     """
 
     def __init__(self, objective: str, direction: str = "max", stream: TextIO | None = None):
         super().__init__()
-        if direction not in ("max", "min"):
-            raise ValueError(f"direction must be 'max' or 'min'; got {direction!r}.")
-        self.objective = objective
-        self.direction = direction
-        self.stream = stream
-        self.trials = 0
-        self.best: float | None = None
-        self._start = 0.0
-        self._trial_best: float | None = None
+        self.log = TrialLog(objective, direction, stream)
 
     def __deepcopy__(self, memo: dict) -> Progress:
         return self
 
-    def _better(self, value: float, than: float | None) -> bool:
-        if than is None:
-            return True
-        return value > than if self.direction == "max" else value < than
+    @property
+    def objective(self) -> str:
+        """The logged metric reported."""
+        return self.log.objective
+
+    @property
+    def direction(self) -> str:
+        """``"max"`` or ``"min"``."""
+        return self.log.direction
+
+    @property
+    def stream(self) -> TextIO | None:
+        """Where the lines go (None: standard output)."""
+        return self.log.stream
+
+    @stream.setter
+    def stream(self, stream: TextIO | None) -> None:
+        self.log.stream = stream
+
+    @property
+    def trials(self) -> int:
+        """Models trained so far."""
+        return self.log.trials
+
+    @property
+    def best(self) -> float | None:
+        """The best value of the objective over every model so far."""
+        return self.log.best
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._start = time.monotonic()
-        self._trial_best = None
+        self.log.trial_begin()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        value = (logs or {}).get(self.objective)
-        if value is not None and math.isfinite(value) and self._better(value, self._trial_best):
-            self._trial_best = float(value)
+        self.log.observe((logs or {}).get(self.objective))
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        self.trials += 1
-        score = self._trial_best
-        if score is not None and self._better(score, self.best):
-            self.best = score
-        shown = "n/a" if score is None else f"{score:.4f}"
-        best = "n/a" if self.best is None else f"{self.best:.4f}"
-        print(
-            f"model {self.trials:3d}: {self.objective} {shown}   best {best}   "
-            f"{time.monotonic() - self._start:5.1f} s",
-            file=self.stream or sys.stdout,
-            flush=True,
-        )
+        self.log.trial_end()

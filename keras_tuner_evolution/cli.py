@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_demo(commands)
-    from keras_tuner_evolution.launch import add_launch_command  # no heavy imports
+    from keras_tuner_evolution.distribute.command import add_launch_command  # no heavy imports
 
     add_launch_command(commands)
     return parser
@@ -141,20 +141,47 @@ def run_demo(args: argparse.Namespace) -> int:
     """Runs ``kte demo`` with parsed arguments; returns the exit status."""
     start = time.monotonic()
     try:
-        x, y, x_val, y_val = load_dataset(args.dataset)
+        data = load_dataset(args.dataset)
     except DatasetUnavailable as error:
         print(f"kte demo: error: {error}", file=sys.stderr)
         return 1
+    output = os.path.abspath(args.output)
+    os.makedirs(output, exist_ok=True)
+    tuner, tensorboard_dir = _demo_search(args, data, output)
+    search_seconds = time.monotonic() - start
+    fittest = tuner.history.fittest
+    if fittest is None:
+        print("kte demo: error: no network finished training.", file=sys.stderr)
+        return 1
+    print("\nFittest genome:")
+    for name, value in fittest["genome"].items():
+        print(f"  {name:<18} {value}")
+    print(f"Fitness ({OBJECTIVE}): {fittest['fitness']:.4f}")
+    plot_path = os.path.join(output, "evolution.png")
+    tuner.history.plot(
+        path=plot_path, title="Validation accuracy by generation", ylabel="Validation accuracy"
+    )
+    final_start = time.monotonic()
+    model_path = _demo_train_best(args, tuner, data, output)
+    final_seconds = time.monotonic() - final_start
+    print(f"Search took {search_seconds:.0f} s, final training {final_seconds:.0f} s.")
+    print(f"\nEvolution plot:   {plot_path}")
+    print(f"TensorBoard logs: {tensorboard_dir}  (tensorboard --logdir {tensorboard_dir})")
+    print(f"Model:            {model_path}")
+    print(f"Done in {time.monotonic() - start:.0f} s.")
+    return 0
 
+
+def _demo_search(args: argparse.Namespace, data: tuple, output: str) -> tuple[Any, str]:
+    """The demo's evolutionary search; returns the tuner and its TensorBoard folder."""
     import keras
 
     from keras_tuner_evolution.callbacks import Progress
     from keras_tuner_evolution.hypermodels import DenseHyperModel
-    from keras_tuner_evolution.tuner import EvolutionaryTuner
+    from keras_tuner_evolution.tuners import EvolutionaryTuner
 
+    x, y, x_val, y_val = data
     keras.utils.set_random_seed(args.seed)  # weights, dropout and shuffling
-    output = os.path.abspath(args.output)
-    os.makedirs(output, exist_ok=True)
     print(
         f"Evolving {args.population} networks for {args.generations} generations on "
         f"{args.dataset} ({len(x)} training, {len(x_val)} validation samples), "
@@ -185,24 +212,14 @@ def run_demo(args: argparse.Namespace) -> int:
             Progress(OBJECTIVE, direction="max"),
         ],
     )
+    return tuner, tensorboard_dir
 
-    search_seconds = time.monotonic() - start
-    fittest = tuner.history.fittest
-    if fittest is None:
-        print("kte demo: error: no network finished training.", file=sys.stderr)
-        return 1
-    print("\nFittest genome:")
-    for name, value in fittest["genome"].items():
-        print(f"  {name:<18} {value}")
-    print(f"Fitness ({OBJECTIVE}): {fittest['fitness']:.4f}")
 
-    plot_path = os.path.join(output, "evolution.png")
-    tuner.history.plot(
-        path=plot_path, title="Validation accuracy by generation", ylabel="Validation accuracy"
-    )
+def _demo_train_best(args: argparse.Namespace, tuner: Any, data: tuple, output: str) -> str:
+    """Trains the fittest network fully; returns the saved model's path."""
+    x, y, x_val, y_val = data
     print(f"\nTraining the fittest network for up to {args.final_epochs} epochs ...")
     model_path = os.path.join(output, "best_model.keras")
-    final_start = time.monotonic()
     score = tuner.train_best(
         x,
         y,
@@ -213,13 +230,7 @@ def run_demo(args: argparse.Namespace) -> int:
         verbose=0,
     )
     print(f"Fittest network fully trained: {OBJECTIVE} {score:.4f}")
-    final_seconds = time.monotonic() - final_start
-    print(f"Search took {search_seconds:.0f} s, final training {final_seconds:.0f} s.")
-    print(f"\nEvolution plot:   {plot_path}")
-    print(f"TensorBoard logs: {tensorboard_dir}  (tensorboard --logdir {tensorboard_dir})")
-    print(f"Model:            {model_path}")
-    print(f"Done in {time.monotonic() - start:.0f} s.")
-    return 0
+    return model_path
 
 
 def load_dataset(name: str) -> tuple[Any, Any, Any, Any]:

@@ -51,7 +51,10 @@ def check_int(value: Any, name: str, minimum: int, allow_none: bool = False) -> 
 
 
 def check_number(
-    value: Any, name: str, minimum: float | None = None, allow_none: bool = False,
+    value: Any,
+    name: str,
+    minimum: float | None = None,
+    allow_none: bool = False,
     strict: bool = False,
 ) -> None:
     """Raises a ValueError naming `name` unless `value` is a finite number (above `minimum`)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -152,8 +152,10 @@ class Evolution:
         """Whether this configuration was ever started (or imported)."""
         return space_lib.genome_hash(genome) in self._seen
 
-    def _running(self, generation: dict[str, Any]) -> list[str]:
-        return [t for t in generation["members"] if t in self.genomes and t not in self.results]
+    def _running(self, generation: dict[str, Any], running: Collection[str] | None) -> bool:
+        if running is None:
+            running = [tid for tid in self.genomes if tid not in self.results]
+        return any(trial_id in running for trial_id in generation["members"])
 
     # Generation zero -------------------------------------------------------------------------
 
@@ -171,8 +173,9 @@ class Evolution:
             The keys reused without retraining, and those queued to be trained again.
         """
         self.pending = [space_lib.repair(self.space, member, self.rng) for member in initial]
-        order = best_indices([score for _, _, score, _ in warm], self.shape.population_size,
-                             self.direction)
+        order = best_indices(
+            [score for _, _, score, _ in warm], self.shape.population_size, self.direction
+        )
         reused, retrained = [], []
         for index in order:
             key, values, score, fits = warm[index]
@@ -190,11 +193,15 @@ class Evolution:
 
     # Asking ----------------------------------------------------------------------------------
 
-    def ask(self, trial_id: str, space_may_grow: bool = False) -> Decision:
+    def ask(
+        self, trial_id: str, running: Collection[str] | None = None, space_may_grow: bool = False
+    ) -> Decision:
         """Proposes the configuration of trial `trial_id`, or says to wait or stop.
 
         Args:
             trial_id: The id the new member will have.
+            running: Ids of the members still running. None: those asked for and not told.
+                (An adapter knows better: a member it will never run again is not running.)
             space_may_grow: A running trial may still declare new hyperparameters: when the
                 space looks exhausted, wait for it (IDLE) instead of stopping.
         """
@@ -210,7 +217,7 @@ class Evolution:
             reason = self._generation_limit_rule()
             if reason is not None:
                 return self.stop(reason)
-            if self._running(generation) and not (
+            if self._running(generation, running) and not (
                 self.config.asynchronous and self.completed(generation["members"])
             ):
                 return Decision(IDLE)
@@ -246,8 +253,10 @@ class Evolution:
 
     def _reaches_goal(self, score: float | None) -> bool:
         goal = self.config.goal
-        return goal is not None and score is not None and scores_lib.at_least(
-            score, goal, self.direction
+        return (
+            goal is not None
+            and score is not None
+            and scores_lib.at_least(score, goal, self.direction)
         )
 
     def _generation_limit_rule(self) -> str | None:
@@ -255,7 +264,9 @@ class Evolution:
         if self.config.generations is not None and len(self.plans) >= self.config.generations:
             return "generations"
         if self.config.patience is not None and stopping.patience_exhausted(
-            self.best_per_generation(), self.config.patience, self.config.min_delta,
+            self.best_per_generation(),
+            self.config.patience,
+            self.config.min_delta,
             self.direction,
         ):
             return "patience"

@@ -1,4 +1,8 @@
-"""`History`: what an evolution did, generation by generation."""
+"""`History`: what an evolution did, generation by generation.
+
+The data only: generations and their statistics, lineage, the JSON round trip and the
+`history.json` file. The figures are drawn by `keras_tuner_evolution.plots`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from keras_tuner_evolution.storage import atomic_write_text  # noqa: F401 (re-exported)
+from keras_tuner_evolution import scores as scores_lib
+from keras_tuner_evolution.persistence import atomic_write_text  # noqa: F401 (re-exported)
 
 HISTORY_FILE = "history.json"
 
@@ -31,15 +36,18 @@ class Generation:
 
     @property
     def completed_scores(self) -> list[float]:
+        """The finite scores of the members that completed."""
         return [s for s in self.scores if s is not None and math.isfinite(s)]
 
     @property
     def mean(self) -> float | None:
+        """Mean of the completed scores (None when there is none)."""
         scores = self.completed_scores
         return sum(scores) / len(scores) if scores else None
 
     @property
     def std(self) -> float | None:
+        """Population standard deviation of the completed scores (None when there is none)."""
         scores = self.completed_scores
         if not scores:
             return None
@@ -117,18 +125,10 @@ class History:
         if not isinstance(self.lineage, Lineage):
             self.lineage = Lineage(self.lineage)
 
-    def _better(self, a: float, b: float) -> bool:
-        return a > b if self.direction == "max" else a < b
-
-    def _best_of(self, scores: list[float]) -> float | None:
-        if not scores:
-            return None
-        return max(scores) if self.direction == "max" else min(scores)
-
     @property
     def best(self) -> list[float | None]:
         """Best score per generation (highest for "max", lowest for "min")."""
-        return [self._best_of(g.completed_scores) for g in self.generations]
+        return [scores_lib.best(g.completed_scores, self.direction) for g in self.generations]
 
     @property
     def mean(self) -> list[float | None]:
@@ -155,7 +155,7 @@ class History:
         """The best trial so far: `{"genome": {...}, "fitness": float, "trial_id": str}`."""
         best_id, best_score = None, None
         for trial_id, score in self.scores.items():
-            if best_score is None or self._better(score, best_score):
+            if best_score is None or scores_lib.better(score, best_score, self.direction):
                 best_id, best_score = trial_id, score
         if best_id is None:
             return None
@@ -175,6 +175,7 @@ class History:
     # Serialisation -------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        """The History as plain data, with a derived `summary` (best, mean, std, fittest)."""
         # Built by hand: `dataclasses.asdict` deep-copies every value, which took most of the
         # time of saving a long search's History.
         data = {
@@ -210,6 +211,7 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
+        """The History of `to_dict`'s data (its `summary` is derived, so it is not read)."""
         return cls(
             objective=data["objective"],
             direction=data["direction"],
@@ -221,6 +223,7 @@ class History:
 
     @classmethod
     def from_json(cls, text: str) -> History:
+        """The History of `to_json`'s text."""
         return cls.from_dict(json.loads(text))
 
     def save(self, path: str) -> None:
@@ -243,7 +246,7 @@ class History:
         with open(path, encoding="utf-8") as handle:
             return cls.from_json(handle.read())
 
-    # Plotting -------------------------------------------------------------------------------
+    # Plotting (drawn by `keras_tuner_evolution.plots`) ---------------------------------------
 
     def plot(
         self,
@@ -251,10 +254,11 @@ class History:
         title: str = "Fitness by generation",
         ylabel: str = "Fitness",
         show: bool = False,
-    ):
+    ) -> Any:
         """Draws the mean ± std band and the best line per generation.
 
-        Works without a display (matplotlib's Agg backend is used when saving only).
+        Works without a display (matplotlib's Agg backend is used when saving only). See
+        `keras_tuner_evolution.plots.plot_evolution`.
 
         Args:
             path: Where to save the figure (PNG by extension); None to not save.
@@ -265,39 +269,9 @@ class History:
         Returns:
             The matplotlib `Figure`.
         """
-        import matplotlib
+        from keras_tuner_evolution import plots
 
-        if not show:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        rows = [
-            (g.index, mean, std, best)
-            for g, mean, std, best in zip(self.generations, self.mean, self.std, self.best)
-            if mean is not None
-        ]
-        fig, ax = plt.subplots(figsize=(7, 4.2))
-        if rows:
-            x = [r[0] for r in rows]
-            mean = [r[1] for r in rows]
-            std = [r[2] for r in rows]
-            best = [r[3] for r in rows]
-            ax.fill_between(
-                x,
-                [m - s for m, s in zip(mean, std)],
-                [m + s for m, s in zip(mean, std)],
-                alpha=0.25,
-                label="mean ± std",
-            )
-            ax.plot(x, mean, marker="o", label="mean")
-            ax.plot(x, best, marker="^", label="max" if self.direction == "max" else "min")
-            ax.legend(loc="best")
-        ax.set_title(title)
-        ax.set_xlabel("Generation")
-        ax.set_ylabel(ylabel)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(alpha=0.3)
-        return _finish(fig, path, show)
+        return plots.plot_evolution(self, path=path, title=title, ylabel=ylabel, show=show)
 
     def plot_lineage(
         self,
@@ -305,12 +279,13 @@ class History:
         path: str | None = None,
         title: str | None = None,
         show: bool = False,
-    ):
+    ) -> Any:
         """Draws the family tree of a trial (the fittest by default), generation by generation.
 
         Each ancestor is a node in the column of its generation, coloured by its score (grey
         when it has none), with the genes mutated when it was made written beneath it; random
-        members are squares, children circles, and lines join children to their parents.
+        members are squares, children circles, and lines join children to their parents. See
+        `keras_tuner_evolution.plots.plot_lineage`.
 
         Args:
             trial_id: The trial whose ancestry to draw; None draws the fittest.
@@ -324,118 +299,9 @@ class History:
         Raises:
             ValueError: If `trial_id` is None and no trial has a score yet.
         """
-        import matplotlib
+        from keras_tuner_evolution import plots
 
-        if not show:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        if trial_id is None:
-            fittest = self.fittest
-            if fittest is None:
-                raise ValueError("No trial has a score yet: there is no fittest to draw.")
-            trial_id = fittest["trial_id"]
-        scores = self.scores
-        members = self.lineage.ancestors(trial_id)
-        columns: dict[int, list[str]] = {}
-        for tid in members:
-            columns.setdefault(int(self.lineage.get(tid, {}).get("generation", 0)), []).append(tid)
-        position = {}
-        for generation, tids in columns.items():
-            for row, tid in enumerate(tids):
-                position[tid] = (generation, (len(tids) - 1) / 2 - row)
-
-        height = max(len(tids) for tids in columns.values())
-        fig, ax = plt.subplots(
-            figsize=(min(3 + 1.8 * len(columns), 18), min(2.2 + 1.1 * height, 14))
-        )
-        for tid in members:
-            for parent in self.lineage.get(tid, {}).get("parents", []):
-                if parent in position:
-                    (x0, y0), (x1, y1) = position[parent], position[tid]
-                    ax.plot([x0, x1], [y0, y1], color="0.6", zorder=1)
-        known = [scores[tid] for tid in members if tid in scores]
-        cmap = plt.get_cmap("viridis" if self.direction == "max" else "viridis_r")
-        norm = matplotlib.colors.Normalize(min(known, default=0), max(known, default=1))
-        for tid in members:
-            x, y = position[tid]
-            record = self.lineage.get(tid, {})
-            color = cmap(norm(scores[tid])) if tid in scores else "0.8"
-            marker = "o" if record.get("origin", "child") == "child" else "s"
-            edge = "crimson" if tid == trial_id else "black"
-            ax.scatter(
-                [x],
-                [y],
-                s=420,
-                c=[color],
-                marker=marker,
-                edgecolors=edge,
-                linewidths=2.5 if tid == trial_id else 1,
-                zorder=2,
-            )
-            score = f"{scores[tid]:.4g}" if tid in scores else "n/a"
-            ax.annotate(
-                f"#{tid}  {score}",
-                (x, y),
-                xytext=(0, 15),
-                textcoords="offset points",
-                ha="center",
-                fontsize=8,
-            )
-            mutated = record.get("mutated") or []
-            if mutated:
-                shown = ", ".join(mutated[:3]) + (" …" if len(mutated) > 3 else "")
-                ax.annotate(
-                    f"mutated: {shown}",
-                    (x, y),
-                    xytext=(0, -20),
-                    textcoords="offset points",
-                    ha="center",
-                    fontsize=7,
-                    color="0.3",
-                )
-        if known:
-            fig.colorbar(
-                matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=self.objective
-            )
-        score = scores.get(trial_id)
-        ax.set_title(
-            title
-            or f"Lineage of trial {trial_id}"
-            + (f" ({self.objective} {score:.4g})" if score is not None else "")
-        )
-        ax.set_xlabel("Generation")
-        ax.set_xticks(sorted(columns))
-        ax.set_yticks([])
-        ax.set_xlim(min(columns) - 0.6, max(columns) + 0.6)
-        ax.set_ylim(-(height - 1) / 2 - 0.6, (height - 1) / 2 + 0.6)
-        shapes = [("o", "child"), ("s", "random / initial")]
-        ax.legend(
-            handles=[
-                matplotlib.lines.Line2D([], [], marker=m, ls="", color="0.5", label=label)
-                for m, label in shapes
-            ],
-            loc="lower left",
-            fontsize=8,
-            frameon=False,
-        )
-        for side in ("left", "right", "top"):
-            ax.spines[side].set_visible(False)
-        return _finish(fig, path, show)
-
-
-def _finish(fig: Any, path: str | None, show: bool) -> Any:
-    """Lays out, saves (when given a path) and shows or closes a figure; returns it."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    if show:
-        plt.show()
-    else:
-        plt.close(fig)  # a figure left open leaks in long searches and notebooks
-    return fig
+        return plots.plot_lineage(self, trial_id=trial_id, path=path, title=title, show=show)
 
 
 def _json_default(value: Any) -> Any:

@@ -45,6 +45,7 @@ _SIGMOID_LOSSES = ("binary_crossentropy",)
 _EXAMPLE_OPTIMIZERS = "'adam', 'adamax', 'nadam', 'sgd', 'rmsprop', 'adagrad', 'adamw'"
 _EXAMPLE_INITIALIZERS = ", ".join(repr(name) for name in INITIALIZERS)
 _EXAMPLE_ACTIVATIONS = "'relu', 'elu', 'selu', 'gelu', 'tanh', 'sigmoid', 'swish'"
+_EXAMPLE_OUTPUTS = "'softmax', 'sigmoid', 'linear' or another Keras activation name"
 
 
 class DenseHyperModel(keras_tuner.HyperModel):
@@ -115,45 +116,12 @@ class DenseHyperModel(keras_tuner.HyperModel):
         self.neurons = _positive_ints("neurons", neurons)
         self.input_dropout = _rates("input_dropout", input_dropout)
         self.hidden_dropout = _rates("hidden_dropout", hidden_dropout)
-        if isinstance(max_hidden_layers, bool) or not isinstance(
-            max_hidden_layers, numbers.Integral
-        ):
-            raise ValueError(
-                f"max_hidden_layers must be an integer >= 1; got {max_hidden_layers!r}."
-            )
-        if max_hidden_layers < 1:
-            raise ValueError(f"max_hidden_layers must be >= 1; got {max_hidden_layers}.")
-        self.max_hidden_layers = int(max_hidden_layers)
+        self.max_hidden_layers = _max_hidden_layers(max_hidden_layers)
         self.input_shape = _input_shape(input_shape)
-        if output_units is not None and (
-            isinstance(output_units, bool)
-            or not isinstance(output_units, numbers.Integral)
-            or output_units < 1
-        ):
-            raise ValueError(f"output_units must be a positive integer; got {output_units!r}.")
-        self.output_units = None if output_units is None else int(output_units)
-        if output_activation is not None:
-            _names(
-                "output_activation",
-                output_activation,
-                keras.activations.get,
-                "'softmax', 'sigmoid', 'linear' or another Keras activation name",
-            )
-        self.output_activation = output_activation
-        if loss is not None and isinstance(loss, str):
-            _names("loss", loss, keras.losses.get, "a Keras loss name such as 'mse'")
-        elif loss is not None and not callable(loss):
-            raise ValueError(
-                f"loss must be a Keras loss name, function or keras.losses.Loss; got {loss!r}."
-            )
-        self.loss = loss
-        if metrics is not None and (
-            isinstance(metrics, (str, bytes)) or not isinstance(metrics, Sequence)
-        ):
-            raise ValueError(
-                f"metrics must be a list of Keras metrics such as ['accuracy']; got {metrics!r}."
-            )
-        self.metrics = None if metrics is None else list(metrics)
+        self.output_units = _output_units(output_units)
+        self.output_activation = _valid_output_activation(output_activation)
+        self.loss = _loss(loss)
+        self.metrics = _valid_metrics(metrics)
 
     @classmethod
     def from_data(
@@ -214,6 +182,33 @@ class DenseHyperModel(keras_tuner.HyperModel):
         Raises:
             ValueError: When `output_units` or `loss` is unknown.
         """
+        optimizer, initializer, activation, input_dropout, layers = self._declare(hp)
+        self._check_buildable()
+        model = keras.Sequential(name="dense_hypermodel")
+        if self.input_shape is not None:
+            model.add(keras.Input(shape=self.input_shape))
+        model.add(keras.layers.Flatten())
+        if input_dropout:
+            model.add(keras.layers.Dropout(input_dropout))
+        for units, rate in layers:
+            if not units:  # None (inactive) or 0: this layer and all deeper ones are absent
+                break
+            model.add(
+                keras.layers.Dense(units, activation=activation, kernel_initializer=initializer)
+            )
+            if rate:
+                model.add(keras.layers.Dropout(rate))
+        model.add(keras.layers.Dense(self.output_units, activation=self._output_activation()))
+        model.compile(optimizer=optimizer, loss=self.loss, metrics=self._metrics())
+        return model
+
+    def _declare(self, hp: keras_tuner.HyperParameters) -> tuple[Any, Any, Any, Any, list]:
+        """Registers every hyperparameter and returns the values the model is built from.
+
+        Returns:
+            `(optimizer, initializer, activation, input_dropout, layers)`, where `layers` is
+            one `(units, rate)` per possible hidden layer (units None or 0: no such layer).
+        """
         # Register every hyperparameter first, in a fixed order, so that parents exist before
         # the scopes that refer to them and the space is the same whatever the values are.
         optimizer = hp.Choice("optimizer", list(self.optimizer))
@@ -237,7 +232,10 @@ class DenseHyperModel(keras_tuner.HyperModel):
                 scopes.enter_context(hp.conditional_scope(f"neurons{i}", list(self.neurons)))
                 rate = hp.Choice(f"dropout{i}", list(self.hidden_dropout))
                 layers.append((units, rate))
+        return optimizer, initializer, activation, input_dropout, layers
 
+    def _check_buildable(self) -> None:
+        """Raises ValueError when the output layer or the loss is still unknown."""
         if self.output_units is None:
             raise ValueError(
                 "output_units is unknown: pass output_units= to DenseHyperModel or create it "
@@ -249,25 +247,9 @@ class DenseHyperModel(keras_tuner.HyperModel):
                 "DenseHyperModel or create it with DenseHyperModel.from_data(x, y)."
             )
 
-        model = keras.Sequential(name="dense_hypermodel")
-        if self.input_shape is not None:
-            model.add(keras.Input(shape=self.input_shape))
-        model.add(keras.layers.Flatten())
-        if input_dropout:
-            model.add(keras.layers.Dropout(input_dropout))
-        for units, rate in layers:
-            if not units:  # None (inactive) or 0: this layer and all deeper ones are absent
-                break
-            model.add(
-                keras.layers.Dense(units, activation=activation, kernel_initializer=initializer)
-            )
-            if rate:
-                model.add(keras.layers.Dropout(rate))
-        model.add(keras.layers.Dense(self.output_units, activation=self._output_activation()))
-        model.compile(optimizer=optimizer, loss=self.loss, metrics=self._metrics())
-        return model
-
-    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any):
+    def fit(
+        self, hp: keras_tuner.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any
+    ) -> Any:
         """Trains `model` with the tuned batch size.
 
         Args:
@@ -328,6 +310,21 @@ def infer_output(y: Any, task: str | None = None) -> dict[str, Any]:
     Raises:
         ValueError: When `task` is unknown or the targets cannot be used for the task.
     """
+    y = _checked_targets(y, task)
+    width = 1 if y.ndim == 1 else y.shape[1]
+    integral = y.dtype.kind in "biu" or bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)))
+
+    if task == "regression" or (task is None and not integral):
+        return {"output_units": width, "output_activation": "linear", "loss": "mse", "metrics": []}
+    if not integral:
+        raise ValueError("task='classification' needs integer or one-hot labels in y.")
+    if width > 1:
+        return _multi_column_output(y, width)
+    return _label_output(y)
+
+
+def _checked_targets(y: Any, task: str | None) -> np.ndarray:
+    """`y` as an array, after checking `task` and that `y` is non-empty, numeric, 1-D or 2-D."""
     if task not in (None, "classification", "regression"):
         raise ValueError(f"task must be 'classification', 'regression' or None; got {task!r}.")
     y = np.asarray(y)
@@ -339,35 +336,29 @@ def infer_output(y: Any, task: str | None = None) -> dict[str, Any]:
         )
     if y.size == 0:
         raise ValueError("y is empty.")
-    width = 1 if y.ndim == 1 else y.shape[1]
-    integral = y.dtype.kind in "biu" or bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)))
+    return y
 
-    if task == "regression" or (task is None and not integral):
-        return {"output_units": width, "output_activation": "linear", "loss": "mse", "metrics": []}
-    if not integral:
-        raise ValueError("task='classification' needs integer or one-hot labels in y.")
 
-    if width > 1:
-        binary = bool(np.all((y == 0) | (y == 1)))
-        if not binary:
-            raise ValueError(
-                "y has several columns with values other than 0/1: pass task='regression' for "
-                "multi-output regression, or one-hot encode the labels."
-            )
-        if bool(np.all(y.sum(axis=1) == 1)):
-            return {
-                "output_units": width,
-                "output_activation": "softmax",
-                "loss": "categorical_crossentropy",
-                "metrics": ["accuracy"],
-            }
-        return {
-            "output_units": width,
-            "output_activation": "sigmoid",
-            "loss": "binary_crossentropy",
-            "metrics": ["accuracy"],
-        }
+def _classifier(units: int, activation: str, loss: str) -> dict[str, Any]:
+    """The output of a classifier: units, activation, loss, and accuracy as its metric."""
+    return dict(output_units=units, output_activation=activation, loss=loss, metrics=["accuracy"])
 
+
+def _multi_column_output(y: np.ndarray, width: int) -> dict[str, Any]:
+    """Integer targets with several columns: one-hot (softmax) or multi-label (sigmoid)."""
+    binary = bool(np.all((y == 0) | (y == 1)))
+    if not binary:
+        raise ValueError(
+            "y has several columns with values other than 0/1: pass task='regression' for "
+            "multi-output regression, or one-hot encode the labels."
+        )
+    if bool(np.all(y.sum(axis=1) == 1)):
+        return _classifier(width, "softmax", "categorical_crossentropy")
+    return _classifier(width, "sigmoid", "binary_crossentropy")
+
+
+def _label_output(y: np.ndarray) -> dict[str, Any]:
+    """Integer labels 0..K-1 in one column: binary (sigmoid) or K classes (softmax)."""
     labels = np.unique(y)
     if labels.min() < 0:
         raise ValueError(
@@ -377,18 +368,8 @@ def infer_output(y: Any, task: str | None = None) -> dict[str, Any]:
     if labels.size < 2:
         raise ValueError(f"y has a single class ({labels[0]}); need at least two.")
     if labels.max() <= 1:
-        return {
-            "output_units": 1,
-            "output_activation": "sigmoid",
-            "loss": "binary_crossentropy",
-            "metrics": ["accuracy"],
-        }
-    return {
-        "output_units": int(labels.max()) + 1,
-        "output_activation": "softmax",
-        "loss": "sparse_categorical_crossentropy",
-        "metrics": ["accuracy"],
-    }
+        return _classifier(1, "sigmoid", "binary_crossentropy")
+    return _classifier(int(labels.max()) + 1, "softmax", "sparse_categorical_crossentropy")
 
 
 def _loss_name(loss: Any) -> str:
@@ -456,6 +437,50 @@ def _rates(arg: str, value: Any) -> tuple[float, ...]:
     if len(set(rates)) != len(rates):
         raise ValueError(f"{arg} has repeated values: {list(values)}.")
     return rates
+
+
+# Argument checks of __init__: each returns the value to store, or raises a ValueError that
+# names the argument and what it accepts.
+
+
+def _max_hidden_layers(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"max_hidden_layers must be an integer >= 1; got {value!r}.")
+    if value < 1:
+        raise ValueError(f"max_hidden_layers must be >= 1; got {value}.")
+    return int(value)
+
+
+def _output_units(value: Any) -> int | None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1
+    ):
+        raise ValueError(f"output_units must be a positive integer; got {value!r}.")
+    return None if value is None else int(value)
+
+
+def _valid_output_activation(value: Any) -> str | None:
+    if value is not None:
+        _names("output_activation", value, keras.activations.get, _EXAMPLE_OUTPUTS)
+    return value
+
+
+def _loss(value: Any) -> Any:
+    if value is not None and isinstance(value, str):
+        _names("loss", value, keras.losses.get, "a Keras loss name such as 'mse'")
+    elif value is not None and not callable(value):
+        raise ValueError(
+            f"loss must be a Keras loss name, function or keras.losses.Loss; got {value!r}."
+        )
+    return value
+
+
+def _valid_metrics(value: Any) -> list[Any] | None:
+    if value is not None and (isinstance(value, (str, bytes)) or not isinstance(value, Sequence)):
+        raise ValueError(
+            f"metrics must be a list of Keras metrics such as ['accuracy']; got {value!r}."
+        )
+    return None if value is None else list(value)
 
 
 def _input_shape(value: Any) -> tuple[int, ...] | None:

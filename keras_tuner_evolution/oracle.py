@@ -130,7 +130,7 @@ class EvolutionaryOracle(DurableOracle):
         if not self.engine.plans:
             self._seed_generation_zero()
         may_grow = bool(self.ongoing_trials) and self.allow_new_entries and self.tune_new_entries
-        decision = self.engine.ask(trial_id, space_may_grow=may_grow)
+        decision = self.engine.ask(trial_id, self._running_ids(), space_may_grow=may_grow)
         if decision.action == STOP:
             if decision.newly_stopped:
                 self._log_stop(decision.reason)
@@ -218,9 +218,14 @@ class EvolutionaryOracle(DurableOracle):
             engine.tell(trial_id, self._final_score(self.trials[trial_id]))
         self._told = len(self.end_order)
 
-    def _rebuild(self) -> None:
+    def _running_ids(self) -> set[str]:
+        """Trials that are running or will run again (Keras Tuner's view, not the engine's)."""
         running = {trial.trial_id for trial in self.ongoing_trials.values()}
         running.update(self.retry_queue)
+        return running
+
+    def _rebuild(self) -> None:
+        running = self._running_ids()
         genomes = {
             trial_id: space_lib.repair(self.hyperparameters, trial.hyperparameters.values)
             for trial_id, trial in self.trials.items()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from keras_tuner_evolution import scores as scores_lib
+
 STOP_MESSAGES = {
     "max_trials": "The search reached max_trials.",
     "generations": "The search reached its number of generations.",
@@ -14,17 +16,11 @@ STOP_MESSAGES = {
 }
 
 
-def _better(a: float, b: float, direction: str) -> bool:
-    return a > b if direction == "max" else a < b
-
-
 def goal_reached(scores: Sequence[float], goal: float | None, direction: str) -> bool:
     """Whether any completed score reaches `goal` (>= for "max", <= for "min")."""
     if goal is None:
         return False
-    if direction == "max":
-        return any(score >= goal for score in scores)
-    return any(score <= goal for score in scores)
+    return any(scores_lib.at_least(score, goal, direction) for score in scores)
 
 
 def patience_exhausted(
@@ -44,13 +40,13 @@ def patience_exhausted(
     """
     if patience is None or len(best_per_generation) <= patience:
         return False
-    earlier = [b for b in best_per_generation[:-patience] if b is not None]
-    recent = [b for b in best_per_generation[-patience:] if b is not None]
-    if not earlier:
+    # `best` skips generations without a (finite) score.
+    best_before = scores_lib.best(best_per_generation[:-patience], direction)
+    if best_before is None:  # nothing scored before the window: nothing to improve on
         return False
-    best_before = max(earlier) if direction == "max" else min(earlier)
-    if not recent:
+    best_recent = scores_lib.best(best_per_generation[-patience:], direction)
+    if best_recent is None:
         return True
-    best_recent = max(recent) if direction == "max" else min(recent)
-    shifted = best_before + min_delta if direction == "max" else best_before - min_delta
-    return not _better(best_recent, shifted, direction)
+    # An improvement must beat the earlier best by more than min_delta, in its direction.
+    shifted = best_before + scores_lib.sign(direction) * min_delta
+    return not scores_lib.better(best_recent, shifted, direction)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gc
-import math
 import os
 from typing import Any
 
 import keras
 import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
+
+from keras_tuner_evolution import _keras_tuner, scores
 
 
 def train_best(
@@ -53,6 +54,30 @@ def train_best(
         ValueError: When the tuner has no completed trial, the objective is not a single
             metric, or a validation objective has no validation data.
     """
+    monitor, mode = _monitored_objective(tuner, validation_data, validation_split)
+    _check_arguments(epochs, patience, file_name)
+
+    hp = _best_completed_hyperparameters(tuner)
+    model = _build(tuner, hp)
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=monitor, mode=mode, patience=patience, restore_best_weights=True
+    )
+    callbacks = [*(fit_kwargs.pop("callbacks", None) or []), early_stopping]
+    fit_kwargs.update(_validation(validation_data, validation_split))
+    data = (x,) if y is None else (x, y)  # y=None: x is a dataset that yields targets
+    results = tuner.hypermodel.fit(
+        hp, model, *data, epochs=epochs, callbacks=callbacks, verbose=verbose, **fit_kwargs
+    )
+    best = _best_value(results, monitor, mode)
+    if file_name is not None:
+        _save(model, file_name)
+    return best
+
+
+def _monitored_objective(
+    tuner: keras_tuner.Tuner, validation_data: Any, validation_split: float
+) -> tuple[str, str]:
+    """The objective's `(name, direction)`, checked to be one metric that can be measured."""
     objective = tuner.oracle.objective
     if not hasattr(objective, "direction") or hasattr(objective, "objectives"):
         raise ValueError(
@@ -65,6 +90,31 @@ def train_best(
             f"the objective {monitor!r} is measured on validation data: pass validation_data= "
             "or validation_split= to train_best."
         )
+    return monitor, mode
+
+
+def _build(tuner: keras_tuner.Tuner, hp: keras_tuner.HyperParameters) -> keras.Model:
+    """Builds the model of `hp` as the tuner's trials did: fresh session, compile overrides."""
+    # As Keras Tuner does before each trial: free the graphs of earlier models.
+    keras.backend.clear_session()
+    gc.collect()
+    model = tuner.hypermodel.build(hp)
+    # Apply the tuner's optimizer/loss/metrics overrides, as its trials did.
+    _keras_tuner.override_compile_args(tuner, model)
+    return model
+
+
+def _validation(validation_data: Any, validation_split: float) -> dict[str, Any]:
+    """The `fit` arguments for validation: the data when given, else the split, if any."""
+    if validation_data is not None:
+        return {"validation_data": validation_data}
+    if validation_split:
+        return {"validation_split": validation_split}
+    return {}
+
+
+def _check_arguments(epochs: Any, patience: Any, file_name: Any) -> None:
+    """Raises ValueError, naming the argument, when `epochs`, `patience` or `file_name` is bad."""
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer; got {epochs!r}.")
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
@@ -72,35 +122,13 @@ def train_best(
     if file_name is not None and not os.fspath(file_name).endswith(".keras"):
         raise ValueError(f"file_name must end in '.keras'; got {os.fspath(file_name)!r}.")
 
-    hp = _best_completed_hyperparameters(tuner)
-    # As Keras Tuner does before each trial: free the graphs of earlier models.
-    keras.backend.clear_session()
-    gc.collect()
-    model = tuner.hypermodel.build(hp)
-    if hasattr(tuner, "_override_compile_args"):
-        # Apply the tuner's optimizer/loss/metrics overrides, as its trials did.
-        tuner._override_compile_args(model)
 
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor=monitor, mode=mode, patience=patience, restore_best_weights=True
-    )
-    callbacks = [*(fit_kwargs.pop("callbacks", None) or []), early_stopping]
-    if validation_data is not None:
-        fit_kwargs["validation_data"] = validation_data
-    elif validation_split:
-        fit_kwargs["validation_split"] = validation_split
-    data = (x,) if y is None else (x, y)  # y=None: x is a dataset that yields targets
-    results = tuner.hypermodel.fit(
-        hp, model, *data, epochs=epochs, callbacks=callbacks, verbose=verbose, **fit_kwargs
-    )
-    best = _best_value(results, monitor, mode)
-
-    if file_name is not None:
-        directory = os.path.dirname(os.fspath(file_name))
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-        model.save(file_name)
-    return best
+def _save(model: keras.Model, file_name: str | os.PathLike) -> None:
+    """Saves `model` to `file_name`, creating its folder."""
+    directory = os.path.dirname(os.fspath(file_name))
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    model.save(file_name)
 
 
 def _best_completed_hyperparameters(tuner: keras_tuner.Tuner) -> keras_tuner.HyperParameters:
@@ -116,8 +144,8 @@ def _best_completed_hyperparameters(tuner: keras_tuner.Tuner) -> keras_tuner.Hyp
             f"({len(oracle.trials)} trial(s) so far, none completed)."
         )
     # Oracle.get_best_trials pads its answer with trials that did not complete: sort here.
-    sign = 1.0 if oracle.objective.direction == "min" else -1.0
-    best = min(completed, key=lambda trial: sign * trial.score)
+    sign = scores.sign(oracle.objective.direction)
+    best = max(completed, key=lambda trial: sign * trial.score)
     return best.hyperparameters.copy()
 
 
@@ -128,10 +156,8 @@ def _best_value(results: Any, monitor: str, mode: str) -> float:
             raise ValueError(
                 f"training logged no {monitor!r}; it logged {sorted(results.history)}."
             )
-        finite = [float(v) for v in values if math.isfinite(float(v))]
-        if not finite:
-            return float("nan")
-        return max(finite) if mode == "max" else min(finite)
+        best = scores.best(values, mode)  # non-finite values are skipped
+        return float("nan") if best is None else best
     if isinstance(results, dict):
         return float(results[monitor])
     return float(results)

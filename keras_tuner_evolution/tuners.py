@@ -19,7 +19,7 @@ from keras_tuner_evolution.config import EvolutionConfig
 from keras_tuner_evolution.history import History
 from keras_tuner_evolution.oracle import EvolutionaryOracle
 from keras_tuner_evolution.progress import ProgressHooks
-from keras_tuner_evolution.tensorboard_logging import TensorBoardLogger
+from keras_tuner_evolution.tensorboard import TensorBoardLogger
 from keras_tuner_evolution.warm_start import check_initial_population
 
 # Distinguishes "max_trials not given" from an explicit `max_trials=None` (unlimited).
@@ -174,9 +174,9 @@ class EvolutionaryTuner(SearchHooks, keras_tuner.Tuner):
         is over, through `keras_tuner_evolution.distribute.serve`.
         """
         if _keras_tuner.is_chief_oracle():
-            from keras_tuner_evolution import distribute
+            from keras_tuner_evolution.distribute import serve
 
-            distribute.serve(self, verbose=fit_kwargs.get("verbose"))
+            serve(self, verbose=fit_kwargs.get("verbose"))
             return
         super().search(*fit_args, **fit_kwargs)
 

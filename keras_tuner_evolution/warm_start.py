@@ -13,7 +13,7 @@ import numpy as np
 from keras_tuner import HyperParameters
 from keras_tuner.engine.trial import TrialStatus
 
-from keras_tuner_evolution import genome as genome_lib
+from keras_tuner_evolution import space as space_lib
 
 
 def check_initial_population(
@@ -30,7 +30,7 @@ def check_initial_population(
             "`initial_population` must be a list of {name: value} dicts, "
             f"got {type(population).__name__}."
         )
-    by_name = genome_lib.hyperparameters_by_name(space)
+    by_name = space_lib.hyperparameters_by_name(space)
     for index, member in enumerate(population):
         if not isinstance(member, Mapping):
             raise ValueError(
@@ -43,7 +43,7 @@ def check_initial_population(
                     f"`initial_population[{index}]` names {name!r}, which is not in the search "
                     f"space ({sorted(by_name)})."
                 )
-            if not any(genome_lib.is_valid_value(hp, value) for hp in by_name[name]):
+            if not any(space_lib.is_valid_value(hp, value) for hp in by_name[name]):
                 raise ValueError(
                     f"`initial_population[{index}]`: value {value!r} of {name!r} is outside its "
                     f"domain {describe_domain(by_name[name][0])}."
@@ -52,7 +52,7 @@ def check_initial_population(
 
 def describe_domain(hp) -> str:
     """A short human description of a hyperparameter's domain, for error messages."""
-    domain = genome_lib.finite_domain(hp)
+    domain = space_lib.finite_domain(hp)
     if domain is not None and len(domain) <= 12:
         return str(domain)
     return f"[{getattr(hp, 'min_value', '?')}, {getattr(hp, 'max_value', '?')}]"
@@ -62,10 +62,10 @@ def initial_genomes(
     space: HyperParameters,
     population: Sequence[Mapping[str, Any]],
     rng: np.random.Generator,
-) -> list[genome_lib.Genome]:
+) -> list[space_lib.Genome]:
     """Completes partial configurations with seeded samples (after checking them)."""
     check_initial_population(space, population)
-    return [genome_lib.repair(space, member, rng) for member in population]
+    return [space_lib.repair(space, member, rng) for member in population]
 
 
 def load_completed_trials(
@@ -120,15 +120,15 @@ def fits_space(space: HyperParameters, values: Mapping[str, Any]) -> bool:
 
     Only then is its score the score this search would measure, so it may be reused.
     """
-    by_name = genome_lib.hyperparameters_by_name(space)
+    by_name = space_lib.hyperparameters_by_name(space)
     for name, value in values.items():
         if name not in by_name or not any(
-            genome_lib.is_valid_value(hp, value) for hp in by_name[name]
+            space_lib.is_valid_value(hp, value) for hp in by_name[name]
         ):
             return False
-    return genome_lib.repair(space, values) == {
-        name: genome_lib.canonical_value(
-            genome_lib.active_hyperparameter(by_name, name, values), value
+    return space_lib.repair(space, values) == {
+        name: space_lib.canonical_value(
+            space_lib.active_hyperparameter(by_name, name, values), value
         )
         for name, value in values.items()
     }

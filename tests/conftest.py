@@ -10,7 +10,7 @@ import random  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from keras_tuner_evolution import genome as genome_lib  # noqa: E402
+from keras_tuner_evolution import space as space_lib  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ def duplicate_count(oracle) -> int:
     """How many trials share their canonical active values with an earlier trial."""
     space = oracle.get_space()
     hashes = [
-        genome_lib.genome_hash(genome_lib.repair(space, trial.hyperparameters.values))
+        space_lib.genome_hash(space_lib.repair(space, trial.hyperparameters.values))
         for trial in oracle.trials.values()
     ]
     return len(hashes) - len(set(hashes))

@@ -8,7 +8,7 @@ import sys
 
 import keras_tuner as kt
 
-from keras_tuner_evolution import genome as genome_lib
+from keras_tuner_evolution import space as space_lib
 from keras_tuner_evolution.functions import FunctionTuner
 from keras_tuner_evolution.oracle import EvolutionaryOracle
 
@@ -75,6 +75,6 @@ def run_search(function, tmp_path, space=None, project_name="p", objective="max"
 def genomes_in_order(oracle) -> list[dict]:
     space = oracle.get_space()
     return [
-        genome_lib.repair(space, oracle.trials[tid].hyperparameters.values)
+        space_lib.repair(space, oracle.trials[tid].hyperparameters.values)
         for tid in oracle.start_order
     ]

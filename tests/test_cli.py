@@ -83,9 +83,9 @@ class _FakeTuner:
 
 
 def test_demo_wires_the_tuner_plot_tensorboard_and_train_best(monkeypatch, tmp_path, capsys):
-    import keras_tuner_evolution.tuner
+    import keras_tuner_evolution.tuners
 
-    monkeypatch.setattr(keras_tuner_evolution.tuner, "EvolutionaryTuner", _FakeTuner)
+    monkeypatch.setattr(keras_tuner_evolution.tuners, "EvolutionaryTuner", _FakeTuner)
     output = tmp_path / "demo"
     argv = ["demo", "--population", "5", "--generations", "3", "--epochs", "4", "--seed", "9",
             "--time-limit", "2.5", "--final-epochs", "7", "--patience", "2",
@@ -118,14 +118,14 @@ def test_demo_wires_the_tuner_plot_tensorboard_and_train_best(monkeypatch, tmp_p
 
 
 def test_demo_reports_a_search_where_nothing_finished(monkeypatch, tmp_path, capsys):
-    import keras_tuner_evolution.tuner
+    import keras_tuner_evolution.tuners
 
     class NothingFinished(_FakeTuner):
         def __init__(self, hypermodel, **kwargs):
             super().__init__(hypermodel, **kwargs)
             self.history = type("H", (), {"fittest": None})()
 
-    monkeypatch.setattr(keras_tuner_evolution.tuner, "EvolutionaryTuner", NothingFinished)
+    monkeypatch.setattr(keras_tuner_evolution.tuners, "EvolutionaryTuner", NothingFinished)
     assert cli.main(["demo", "--output", str(tmp_path)]) == 1
     assert "no network finished training" in capsys.readouterr().err
 

@@ -16,7 +16,7 @@ import pytest
 from keras_tuner.engine.trial import Trial, TrialStatus
 
 from keras_tuner_evolution import EvolutionaryOracle, EvolutionaryTuner
-from keras_tuner_evolution import genome as genome_lib
+from keras_tuner_evolution import space as space_lib
 
 OBJECTIVE = kt.Objective("score", "max")
 
@@ -45,7 +45,7 @@ def finish(oracle, trial, score=None, status=TrialStatus.COMPLETED, message=None
 
 def value_score(values) -> float:
     """A deterministic score of a configuration (any value type)."""
-    return float(int(genome_lib.genome_hash(values)[:8], 16) % 1000)
+    return float(int(space_lib.genome_hash(values)[:8], 16) % 1000)
 
 
 def run_until_stopped(oracle, score=value_score, tuner_id="tuner0", limit=1000) -> list[Trial]:
@@ -65,7 +65,7 @@ def trial_genomes(oracle) -> dict[str, dict]:
     """Canonical active values of every trial, by trial id."""
     space = oracle.get_space()
     return {
-        trial_id: genome_lib.repair(space, trial.hyperparameters.values)
+        trial_id: space_lib.repair(space, trial.hyperparameters.values)
         for trial_id, trial in oracle.trials.items()
     }
 
@@ -73,18 +73,18 @@ def trial_genomes(oracle) -> dict[str, dict]:
 def assert_valid_and_unique(oracle) -> None:
     """Every trial's active values are valid, plain Python values; no two trials are equal."""
     space = oracle.get_space()
-    by_name = genome_lib.hyperparameters_by_name(space)
+    by_name = space_lib.hyperparameters_by_name(space)
     genomes = trial_genomes(oracle)
     for trial_id, genome in genomes.items():
         values = oracle.trials[trial_id].hyperparameters.values
         for name, value in genome.items():
             if name not in values:
                 continue  # registered after this trial ran: the model used the default
-            hp = genome_lib.active_hyperparameter(by_name, name, genome)
-            assert genome_lib.is_valid_value(hp, values[name]), (trial_id, name, values[name])
+            hp = space_lib.active_hyperparameter(by_name, name, genome)
+            assert space_lib.is_valid_value(hp, values[name]), (trial_id, name, values[name])
             assert type(values[name]) in (int, float, bool, str), (trial_id, name)
             assert values[name] == value, (trial_id, name, values[name], value)
-    hashes = [genome_lib.genome_hash(genome) for genome in genomes.values()]
+    hashes = [space_lib.genome_hash(genome) for genome in genomes.values()]
     duplicates = len(hashes) - len(set(hashes))
     assert duplicates == 0, f"{duplicates} duplicate configurations in {genomes}"
 
@@ -388,7 +388,7 @@ def test_reload_retries_ongoing_trials_with_their_values(tmp_path):
 
     reloaded = make_oracle(tmp_path, hps, max_trials=12, population_size=4)
     reloaded.reload()
-    assert reloaded._retry_queue == [trial_b.trial_id]
+    assert reloaded.retry_queue == [trial_b.trial_id]
     retried = reloaded.create_trial("c")
     assert retried.trial_id == trial_b.trial_id
     assert retried.hyperparameters.values == trial_b.hyperparameters.values
@@ -500,7 +500,7 @@ def test_dynamic_space_grown_in_place(tmp_path):
     hps.Choice("e", [9, 0], default=9)
     proposals.append(oracle.populate_space("1_3")["values"])
     assert "e" in proposals[-1]
-    assert len({genome_lib.genome_hash(genome_lib.repair(hps, p)) for p in proposals}) == 6
+    assert len({space_lib.genome_hash(space_lib.repair(hps, p)) for p in proposals}) == 6
     assert_valid_and_unique(oracle)
 
 

@@ -2,7 +2,7 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
-from keras_tuner_evolution import genome as genome_lib
+from keras_tuner_evolution import space as space_lib
 
 
 def conditional_space() -> kt.HyperParameters:
@@ -24,41 +24,41 @@ def test_canonical_values_are_plain_python_types():
     hp.Float("f", 0.0, 1.0, step=0.1)
     hp.Boolean("b")
     i, c, f, b = hp.space
-    assert genome_lib.canonical_value(i, np.int64(3)) == 3
-    assert type(genome_lib.canonical_value(i, np.int64(3))) is int
-    assert type(genome_lib.canonical_value(c, 3.0)) is int
-    assert genome_lib.canonical_value(f, 0.30000000000000004) == 0.3
-    assert genome_lib.canonical_value(b, np.bool_(True)) is True
+    assert space_lib.canonical_value(i, np.int64(3)) == 3
+    assert type(space_lib.canonical_value(i, np.int64(3))) is int
+    assert type(space_lib.canonical_value(c, 3.0)) is int
+    assert space_lib.canonical_value(f, 0.30000000000000004) == 0.3
+    assert space_lib.canonical_value(b, np.bool_(True)) is True
     with pytest.raises(ValueError, match="not one of the choices"):
-        genome_lib.canonical_value(c, 4)
+        space_lib.canonical_value(c, 4)
 
 
 def test_hash_is_the_same_for_equal_values_of_any_type():
     space = kt.HyperParameters()
     space.Int("units", 1, 10)
     space.Float("rate", 0.0, 1.0)
-    a = genome_lib.repair(space, {"units": 3, "rate": 0.5})
-    b = genome_lib.repair(space, {"units": np.int64(3), "rate": np.float32(0.5)})
-    c = genome_lib.repair(space, {"rate": 0.5, "units": 3.0})
-    assert genome_lib.genome_hash(a) == genome_lib.genome_hash(b) == genome_lib.genome_hash(c)
-    assert genome_lib.genome_hash(a) != genome_lib.genome_hash({"units": 4, "rate": 0.5})
+    a = space_lib.repair(space, {"units": 3, "rate": 0.5})
+    b = space_lib.repair(space, {"units": np.int64(3), "rate": np.float32(0.5)})
+    c = space_lib.repair(space, {"rate": 0.5, "units": 3.0})
+    assert space_lib.genome_hash(a) == space_lib.genome_hash(b) == space_lib.genome_hash(c)
+    assert space_lib.genome_hash(a) != space_lib.genome_hash({"units": 4, "rate": 0.5})
 
 
 def test_repair_follows_conditions():
     space = conditional_space()
     rng = np.random.default_rng(0)
-    linear = genome_lib.repair(space, {"model": "linear", "units": 16, "depth": 3, "lr": 0.01}, rng)
+    linear = space_lib.repair(space, {"model": "linear", "units": 16, "depth": 3, "lr": 0.01}, rng)
     assert set(linear) == {"model", "lr"}
-    mlp = genome_lib.repair(space, {"model": "mlp", "deep": False, "depth": 3, "lr": 0.01}, rng)
+    mlp = space_lib.repair(space, {"model": "mlp", "deep": False, "depth": 3, "lr": 0.01}, rng)
     assert set(mlp) == {"model", "units", "deep", "lr"}
     assert mlp["units"] in range(8, 65, 8)
-    deep = genome_lib.repair(space, {"model": "mlp", "deep": True, "lr": 0.01}, rng)
+    deep = space_lib.repair(space, {"model": "mlp", "deep": True, "lr": 0.01}, rng)
     assert deep["depth"] in (2, 3, 4)
 
 
 def test_repair_without_rng_fills_defaults_and_replaces_invalid_values():
     space = conditional_space()
-    genome = genome_lib.repair(space, {"model": "mlp", "units": 13, "lr": 5.0})
+    genome = space_lib.repair(space, {"model": "mlp", "units": 13, "lr": 5.0})
     assert genome["units"] == 8  # 13 is off the step grid: default (min_value)
     assert genome["lr"] == pytest.approx(1e-4)
 
@@ -71,13 +71,13 @@ def test_random_genomes_stay_in_range_with_log_sampling_and_steps():
     rng = np.random.default_rng(1)
     seen_f = set()
     for _ in range(2000):
-        genome = genome_lib.random_genome(space, rng)
+        genome = space_lib.random_genome(space, rng)
         assert 1 <= genome["n"] <= 1000
         assert genome["s"] in (2, 4, 8, 16, 32, 64)
         assert genome["f"] in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
         seen_f.add(genome["f"])
         for hp in space.space:
-            assert genome_lib.is_valid_value(hp, genome[hp.name])
+            assert space_lib.is_valid_value(hp, genome[hp.name])
     # Keras Tuner's own stepped sampling never reaches max_value 0.5; ours does.
     assert seen_f == {0.0, 0.1, 0.2, 0.3, 0.4, 0.5}
 
@@ -87,23 +87,23 @@ def test_prob_one_never_leaves_the_int_range():
     space.Int("n", 1, 5)
     space.Int("m", 1, 1000, sampling="log")
     for hp in space.space:
-        assert genome_lib.prob_to_value(hp, 1.0) == hp.max_value
+        assert space_lib.prob_to_value(hp, 1.0) == hp.max_value
 
 
 def test_count_and_enumerate_configurations():
     space = conditional_space()
     space_without_float = kt.HyperParameters()
     space_without_float.merge([hp for hp in space.space if hp.name != "lr"])
-    assert genome_lib.count_configurations(space) is None  # continuous lr
+    assert space_lib.count_configurations(space) is None  # continuous lr
     # linear: 1; mlp: 8 units x (not deep: 1 + deep: 3) = 32
-    assert genome_lib.count_configurations(space_without_float) == 33
-    genomes = list(genome_lib.enumerate_genomes(space_without_float))
+    assert space_lib.count_configurations(space_without_float) == 33
+    genomes = list(space_lib.enumerate_genomes(space_without_float))
     assert len(genomes) == 33
-    assert len({genome_lib.genome_hash(g) for g in genomes}) == 33
+    assert len({space_lib.genome_hash(g) for g in genomes}) == 33
 
 
 def test_count_of_two_booleans_is_four():
     space = kt.HyperParameters()
     space.Boolean("a")
     space.Boolean("b")
-    assert genome_lib.count_configurations(space) == 4
+    assert space_lib.count_configurations(space) == 4

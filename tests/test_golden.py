@@ -7,6 +7,8 @@ sessions (`overwrite=False`), so reload is covered too.
 """
 
 import json
+import os
+import shutil
 
 import pytest
 
@@ -28,3 +30,17 @@ def test_same_seed_proposes_the_recorded_trials(name, tmp_path):
     assert actual["generations"] == expected["generations"]
     assert actual["lineage"] == expected["lineage"]
     assert actual["stop_reason"] == expected["stop_reason"]
+
+
+def test_a_project_saved_by_0_1_0_resumes_with_the_same_trials(tmp_path):
+    """`project_0_1_0` is the first session of `mixed_seed0_resumed` (17 trials), saved by
+    keras-tuner-evolution 0.1.0; resumed now, it must go on exactly as 0.1.0 went on."""
+    shutil.copytree(os.path.join(scenarios.HERE, "project_0_1_0"), tmp_path, dirs_exist_ok=True)
+    options = dict(scenarios.SCENARIOS["mixed_seed0"], overwrite=False)
+    function, space = options.pop("function"), options.pop("space")
+    oracle = scenarios._run(function, str(tmp_path), space(), "max", options)
+    actual = json.loads(json.dumps(scenarios.record(oracle), sort_keys=True))
+    expected = RECORDED["mixed_seed0_resumed"]
+    assert actual["trials"] == expected["trials"]
+    assert actual["generations"] == expected["generations"]
+    assert actual["lineage"] == expected["lineage"]

@@ -68,6 +68,24 @@ def test_plot_saves_a_png_with_band_and_best_line(tmp_path):
     assert len(ax.collections) == 1  # the mean ± std band
 
 
+def test_the_plots_module_draws_what_the_history_methods_draw(tmp_path):
+    from keras_tuner_evolution import plots
+
+    history = sample_history("min")
+    paths = [tmp_path / name for name in ("method.png", "function.png")]
+    history.plot(path=str(paths[0]), title="t", ylabel="y")
+    plots.plot_evolution(history, path=str(paths[1]), title="t", ylabel="y")
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    history.plot_lineage("3", path=str(paths[0]))
+    fig = plots.plot_lineage(history, "3", path=str(paths[1]))
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert fig.axes[0].get_title() == "Lineage of trial 3 (val_accuracy 0.9)"
+    assert [line.get_label() for line in plots.plot_evolution(history).axes[0].get_lines()] == [
+        "mean",
+        "min",
+    ]
+
+
 def test_history_of_a_search_is_on_disk_and_matches_the_oracle(tmp_path):
     oracle = run_search(mixed_score, tmp_path, mixed_space(), max_trials=20, seed=1)
     on_disk = History.load(str(tmp_path), "p")

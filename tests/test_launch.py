@@ -16,6 +16,7 @@ import time
 import pytest
 
 from keras_tuner_evolution import cli, launch
+from keras_tuner_evolution.distribute import launcher as launcher_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEARCH_SCRIPT = os.path.join(ROOT, "tests", "scripts", "parallel_search.py")
@@ -193,7 +194,8 @@ FAKE_SEARCH = textwrap.dedent(
 
 @pytest.fixture
 def fake_search(tmp_path, monkeypatch):
-    monkeypatch.setattr(launch, "RESTART_DELAY_SECONDS", 0.0)
+    # The constant lives where the Launcher reads it (`launch` only re-exports it).
+    monkeypatch.setattr(launcher_module, "RESTART_DELAY_SECONDS", 0.0)
     script = tmp_path / "fake_search.py"
     script.write_text(FAKE_SEARCH)
     folder = tmp_path / "run"
@@ -411,6 +413,7 @@ def test_serve_fails_the_chief_when_the_search_fails(chief_and_workers):
 
 def test_progress_bar_counts_finished_trials_and_restores_the_display(chief_and_workers):
     from keras_tuner_evolution import distribute
+    from keras_tuner_evolution.progress import OracleProgress
 
     chief, workers = chief_and_workers(1, max_trials=6, population_size=3, seed=5)
     chief.oracle.verbose = 1
@@ -418,14 +421,42 @@ def test_progress_bar_counts_finished_trials_and_restores_the_display(chief_and_
     distribute.serve(chief, verbose=0)
     threads[0].join(timeout=30)
     chief.oracle.verbose = 1
-    bar = distribute._ProgressBar(chief.oracle)
+    stream = io.StringIO()
+    bar = OracleProgress(chief.oracle, distribute.snapshot, stream=stream)
     assert chief.oracle.verbose == 0  # Keras Tuner's per-trial lines would break the bar
     bar.update()
-    assert (bar.bar.n, bar.bar.total) == (6, 6)
+    assert (bar.progress.done, bar.progress.total) == (6, 6)
     state = distribute.snapshot(chief.oracle)
     assert state["running"] == 0 and state["best"] == chief.history.fittest["fitness"]
+    assert state["generation"] == chief.oracle.current_generation
     bar.close()
     assert chief.oracle.verbose == 1
+    # The chief's bar is the search's one bar (`progress.SearchProgress`), drawn live.
+    assert "Evolving population" in stream.getvalue() and "6/6" in stream.getvalue()
+    assert "running=0" in stream.getvalue()
+
+
+def test_launch_re_exports_the_distribute_package():
+    from keras_tuner_evolution.distribute import command, devices, environment
+
+    assert launch.Launcher is launcher_module.Launcher
+    assert launch.assign_devices is devices.assign_devices
+    assert launch.child_env is environment.child_env
+    assert launch.main is command.main
+    assert launch.STOP_GRACE_SECONDS == launcher_module.STOP_GRACE_SECONDS
+
+
+def test_one_signal_handler_records_termination(monkeypatch):
+    from keras_tuner_evolution.distribute.signals import Signals, signal_name
+
+    before = signal.getsignal(signal.SIGTERM)
+    with Signals((signal.SIGTERM,)) as signals:
+        assert signals.first is None
+        os.kill(os.getpid(), signal.SIGTERM)
+        wait_for(lambda: signals.received, 5, "the signal")
+    assert signals.first == signal.SIGTERM and signals.exit_status() == 143
+    assert signal.getsignal(signal.SIGTERM) is before  # restored
+    assert signal_name(signal.SIGHUP) == "SIGHUP"
 
 
 # Real launches (TensorFlow in every process) ------------------------------------------------
@@ -569,7 +600,7 @@ def test_the_chief_killed_then_relaunched_resumes(tmp_path):
 
 
 def test_children_die_with_a_killed_launcher(tmp_path):
-    # The launcher module alone (the package would import TensorFlow first: slow).
+    # The launcher run from its file, as a plain script: it imports no TensorFlow (fast).
     driver = tmp_path / "driver.py"
     driver.write_text(
         textwrap.dedent(

@@ -2,31 +2,31 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
-from keras_tuner_evolution import genome as genome_lib
-from keras_tuner_evolution import operators
+from keras_tuner_evolution import selection, variation
+from keras_tuner_evolution import space as space_lib
 
 
 @pytest.mark.parametrize("scores", [[1.0, 2.0, 3.0], [-3.0, -2.0, -1.0], [0.0, 10.0, 1e6]])
 def test_weights_rise_with_fitness_for_max(scores):
-    weights = operators.selection_weights(scores, "max", pressure=2.0)
+    weights = selection.selection_weights(scores, "max", pressure=2.0)
     assert weights.sum() == pytest.approx(1.0)
     assert weights[0] < weights[1] < weights[2]
     assert weights[2] / weights[0] == pytest.approx(np.exp(2.0))
 
 
 def test_weights_for_min_objectives_favour_low_losses():
-    weights = operators.selection_weights([0.1, 5.0, -2.0], "min", pressure=1.0)
+    weights = selection.selection_weights([0.1, 5.0, -2.0], "min", pressure=1.0)
     assert weights[2] > weights[0] > weights[1]
 
 
 def test_weights_all_equal_or_zero_scores_are_uniform_not_nan():
     for scores in ([0.0, 0.0, 0.0, 0.0], [7.0, 7.0, 7.0, 7.0]):
-        weights = operators.selection_weights(scores, "max")
+        weights = selection.selection_weights(scores, "max")
         assert np.allclose(weights, 0.25)
 
 
 def test_pressure_zero_is_uniform():
-    assert np.allclose(operators.selection_weights([1, 5, 9], "max", pressure=0.0), 1 / 3)
+    assert np.allclose(selection.selection_weights([1, 5, 9], "max", pressure=0.0), 1 / 3)
 
 
 def test_worst_member_can_be_picked_and_best_most_often():
@@ -34,22 +34,22 @@ def test_worst_member_can_be_picked_and_best_most_often():
     rng = np.random.default_rng(0)
     counts = np.zeros(4)
     for _ in range(4000):
-        counts[operators.select_breeders(rng, [1.0, 2.0, 3.0, 4.0], 1)[0]] += 1
+        counts[selection.select_breeders(rng, [1.0, 2.0, 3.0, 4.0], 1)[0]] += 1
     assert counts[0] > 0
     assert counts[3] == counts.max()
 
 
 def test_breeders_are_distinct():
     rng = np.random.default_rng(0)
-    picked = operators.select_breeders(rng, list(range(10)), 6, "min")
+    picked = selection.select_breeders(rng, list(range(10)), 6, "min")
     assert len(picked) == len(set(picked)) == 6
-    assert operators.select_breeders(rng, [1.0, 2.0], 5) in ([0, 1], [1, 0])
+    assert selection.select_breeders(rng, [1.0, 2.0], 5) in ([0, 1], [1, 0])
 
 
 def test_elites_are_the_best_for_each_direction():
     scores = [0.5, -1.0, 3.0, 2.0]
-    assert operators.select_elites(scores, 2, "max") == [2, 3]
-    assert operators.select_elites(scores, 2, "min") == [1, 0]
+    assert selection.best_indices(scores, 2, "max") == [2, 3]
+    assert selection.best_indices(scores, 2, "min") == [1, 0]
 
 
 def test_uniform_crossover_mixes_genes_independently_of_order():
@@ -58,7 +58,7 @@ def test_uniform_crossover_mixes_genes_independently_of_order():
     father = {f"g{i}": 1 for i in range(20)}
     from_father = np.zeros(20)
     for _ in range(500):
-        child, origin = operators.uniform_crossover(rng, mother, father)
+        child, origin = variation.uniform_crossover(rng, mother, father)
         assert set(child) == set(mother)
         for i in range(20):
             from_father[i] += child[f"g{i}"]
@@ -74,8 +74,8 @@ def test_categorical_mutation_always_changes_the_value():
     choice, flag = hp.space
     rng = np.random.default_rng(0)
     for _ in range(100):
-        assert operators.mutate_value(rng, choice, "adam") != "adam"
-        assert operators.mutate_value(rng, flag, True) is False
+        assert variation.mutate_value(rng, choice, "adam") != "adam"
+        assert variation.mutate_value(rng, flag, True) is False
 
 
 def test_ordered_mutation_moves_locally_and_stays_in_range():
@@ -85,10 +85,10 @@ def test_ordered_mutation_moves_locally_and_stays_in_range():
     units, rate = hp.space
     rng = np.random.default_rng(0)
     for _ in range(300):
-        new_units = operators.mutate_value(rng, units, 128, scale=0.1)
-        assert new_units != 128 and genome_lib.is_valid_value(units, new_units)
-        new_rate = operators.mutate_value(rng, rate, 0.5, scale=0.1)
-        assert new_rate != 0.5 and genome_lib.is_valid_value(rate, new_rate)
+        new_units = variation.mutate_value(rng, units, 128, scale=0.1)
+        assert new_units != 128 and space_lib.is_valid_value(units, new_units)
+        new_rate = variation.mutate_value(rng, rate, 0.5, scale=0.1)
+        assert new_rate != 0.5 and space_lib.is_valid_value(rate, new_rate)
 
 
 def test_mutate_respects_conditions_and_reports_mutated_genes():
@@ -98,10 +98,10 @@ def test_mutate_respects_conditions_and_reports_mutated_genes():
         space.Int("units", 8, 64, step=8)
     rng = np.random.default_rng(3)
     genome = {"model": "linear"}
-    mutated_genome, mutated = operators.mutate(rng, space, genome, rate=1.0)
+    mutated_genome, mutated = variation.mutate(rng, space, genome, rate=1.0)
     assert mutated == ["model"]
     assert mutated_genome["model"] == "mlp" and mutated_genome["units"] in range(8, 65, 8)
-    back, _ = operators.mutate(rng, space, mutated_genome, rate=0.0, at_least_one=True)
+    back, _ = variation.mutate(rng, space, mutated_genome, rate=0.0, at_least_one=True)
     assert back != mutated_genome
 
 
@@ -109,16 +109,16 @@ def test_mutation_rate_zero_changes_nothing():
     space = kt.HyperParameters()
     space.Int("a", 0, 100)
     rng = np.random.default_rng(0)
-    assert operators.mutate(rng, space, {"a": 50}, rate=0.0) == ({"a": 50}, [])
+    assert variation.mutate(rng, space, {"a": 50}, rate=0.0) == ({"a": 50}, [])
 
 
 def test_tournament_select_draws_distinct_members_best_first_with_full_tournaments():
     rng = np.random.default_rng(0)
     scores = [3.0, -1.0, 7.0, 0.5, 2.0]
     # A tournament as large as the pool always picks the fittest member left.
-    assert operators.tournament_select(rng, scores, 5, size=5, direction="max") == [2, 0, 4, 3, 1]
-    assert operators.tournament_select(rng, scores, 2, size=5, direction="min") == [1, 3]
-    picked = operators.tournament_select(rng, scores, 9, size=2)
+    assert selection.tournament_select(rng, scores, 5, size=5, direction="max") == [2, 0, 4, 3, 1]
+    assert selection.tournament_select(rng, scores, 2, size=5, direction="min") == [1, 3]
+    picked = selection.tournament_select(rng, scores, 9, size=2)
     assert sorted(picked) == [0, 1, 2, 3, 4]  # never more than the pool, never twice
 
 
@@ -128,7 +128,7 @@ def test_tournament_size_sets_the_selection_pressure():
     wins = {1: 0, 4: 0}
     for size in wins:
         for _ in range(2000):
-            wins[size] += operators.tournament_select(rng, scores, 1, size=size)[0] == 9
+            wins[size] += selection.tournament_select(rng, scores, 1, size=size)[0] == 9
     assert 120 < wins[1] < 290  # uniform: about 200 of 2000
     assert wins[4] > 700  # best of 4 out of 10: 40%
 
@@ -136,11 +136,11 @@ def test_tournament_size_sets_the_selection_pressure():
 @pytest.mark.parametrize("size", [0, -1, 2.5, True])
 def test_tournament_size_must_be_a_positive_integer(size):
     with pytest.raises(ValueError, match=r"`size` \(tournament size\) must be an integer >= 1"):
-        operators.tournament_select(np.random.default_rng(0), [1.0, 2.0], 1, size=size)
+        selection.tournament_select(np.random.default_rng(0), [1.0, 2.0], 1, size=size)
 
 
 def test_success_rule_raises_on_success_lowers_otherwise_and_stays_bounded():
-    assert operators.success_rule(1.0, 0.5) == pytest.approx(1.5)
-    assert operators.success_rule(1.0, 0.1) == pytest.approx(1.5**-0.25)
-    assert operators.success_rule(3.9, 1.0) == 4.0
-    assert operators.success_rule(0.26, 0.0) == 0.25
+    assert variation.success_rule(1.0, 0.5) == pytest.approx(1.5)
+    assert variation.success_rule(1.0, 0.1) == pytest.approx(1.5**-0.25)
+    assert variation.success_rule(3.9, 1.0) == 4.0
+    assert variation.success_rule(0.26, 0.0) == 0.25

@@ -9,7 +9,7 @@ import pytest
 from keras_tuner.engine.trial import TrialStatus
 
 import keras_tuner_evolution as kte
-from keras_tuner_evolution import genome as genome_lib
+from keras_tuner_evolution import space as space_lib
 from keras_tuner_evolution.functions import FunctionTuner
 from keras_tuner_evolution.oracle import EvolutionaryOracle
 from tests.helpers import CountingFunction, genomes_in_order, mixed_score, mixed_space, run_search
@@ -84,12 +84,16 @@ def test_breeders_favour_fitter_members_in_both_directions(tmp_path, direction):
         selection_pressure=3.0,
     )
     better = 0
-    for previous, generation in zip(oracle._generations, oracle._generations[1:]):
-        pool = dict(oracle._completed(previous["members"]))
+    for previous, generation in zip(oracle.generation_plans, oracle.generation_plans[1:]):
+        pool = {
+            tid: score
+            for tid in previous["members"]
+            if (score := oracle.trial_score(tid)) is not None
+        }
         breeders = [pool[tid] for tid in generation["breeders"]]
         sign = 1 if direction == "max" else -1
         better += sign * np.mean(breeders) > sign * np.mean(list(pool.values()))
-    assert better >= 0.8 * (len(oracle._generations) - 1)
+    assert better >= 0.8 * (len(oracle.generation_plans) - 1)
     assert oracle.history.fittest["genome"]["x"] in range(45, 56)
 
 
@@ -132,7 +136,7 @@ def test_values_are_plain_types_inside_declared_ranges(tmp_path):
         for hp in space.space:
             value = trial.hyperparameters.values[hp.name]
             assert type(value) in (int, float, bool, str)
-            assert genome_lib.is_valid_value(hp, value), (hp.name, value)
+            assert space_lib.is_valid_value(hp, value), (hp.name, value)
 
 
 def test_same_seed_gives_the_same_trials_and_other_seeds_do_not(tmp_path):
@@ -197,7 +201,7 @@ def test_failed_configurations_never_breed_nor_return(tmp_path, count_duplicates
     )
     failed = {tid for tid, t in oracle.trials.items() if t.status == TrialStatus.FAILED}
     assert failed
-    for generation in oracle._generations:
+    for generation in oracle.generation_plans:
         assert not failed & set(generation["breeders"])
         assert not failed & set(generation["elites"])
     assert count_duplicates(oracle) == 0
@@ -306,7 +310,7 @@ def test_parallel_requests_never_duplicate_running_trials(tmp_path):
             oracle.end_trial(trial)
             finished += 1
     assert finished == 30
-    hashes = [genome_lib.genome_hash(g) for g in genomes_in_order(oracle)]
+    hashes = [space_lib.genome_hash(g) for g in genomes_in_order(oracle)]
     assert len(set(hashes)) == 30
 
 
@@ -323,11 +327,11 @@ def test_tournament_selection_breeds_without_duplicates(tmp_path, count_duplicat
         seed=2,
     )
     assert len(oracle.trials) == 40 and count_duplicates(oracle) == 0
-    plans = oracle._generations
+    plans = oracle.generation_plans
     for previous, plan in zip(plans, plans[1:]):
         assert set(plan["breeders"]) <= set(previous["members"])
         if size == 8:  # a tournament over the whole generation picks its fittest first
-            scores = {tid: oracle._score(tid) for tid in previous["members"]}
+            scores = {tid: oracle.trial_score(tid) for tid in previous["members"]}
             assert scores[plan["breeders"][0]] == max(scores.values())
 
 
@@ -342,12 +346,12 @@ def test_parent_pool_best_breeds_from_the_fittest_found_so_far(tmp_path, count_d
         seed=3,
     )
     assert count_duplicates(oracle) == 0
-    plans = oracle._generations
+    plans = oracle.generation_plans
     for index in range(1, len(plans)):
         before = [tid for plan in plans[:index] for tid in plan["members"]]
-        scores = sorted({oracle._score(tid) for tid in before}, reverse=True)
+        scores = sorted({oracle.trial_score(tid) for tid in before}, reverse=True)
         cutoff = scores[min(7, len(scores) - 1)]
-        assert all(oracle._score(tid) >= cutoff for tid in plans[index]["breeders"])
+        assert all(oracle.trial_score(tid) >= cutoff for tid in plans[index]["breeders"])
 
 
 def test_adaptive_mutation_follows_the_success_rule_and_is_reproducible(tmp_path):
@@ -364,10 +368,10 @@ def test_adaptive_mutation_follows_the_success_rule_and_is_reproducible(tmp_path
         )
 
     first, second = run("a"), run("b")
-    factors = [plan.get("mutation_factor") for plan in first._generations]
+    factors = [plan.get("mutation_factor") for plan in first.generation_plans]
     assert factors[0] is None and all(0.25 <= f <= 4.0 for f in factors[1:])
     assert len(set(factors[1:])) > 1  # it adapts
-    assert factors == [plan.get("mutation_factor") for plan in second._generations]
+    assert factors == [plan.get("mutation_factor") for plan in second.generation_plans]
     assert genomes_in_order(first) == genomes_in_order(second)
 
 

@@ -6,7 +6,7 @@ not, Boolean, Fixed) under nested `conditional_scope`s. Whatever the space, fitn
 and evolution arguments, every configuration the oracle proposes must be valid, on its step, in
 plain Python types, with exactly the active hyperparameters, and never proposed twice; a finite
 space smaller than the budget must be exhausted exactly. Validity, activity and the size of the
-space are checked here independently of `genome.py`.
+space are checked here independently of `space.py`.
 
 The operators are checked on their own too: selection weights, mutation and crossover.
 """
@@ -30,9 +30,9 @@ from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine.trial import TrialStatus
 
 import keras_tuner_evolution as kte
-from keras_tuner_evolution import genome as genome_lib
-from keras_tuner_evolution import operators
 from keras_tuner_evolution import oracle as oracle_module
+from keras_tuner_evolution import selection, variation
+from keras_tuner_evolution import space as space_lib
 
 # Small and derandomized by default (the suite stays fast and repeatable); set
 # KTE_HYPOTHESIS_EXAMPLES=300 for a longer randomized hunt.
@@ -46,7 +46,7 @@ SETTINGS = settings(
 PLAIN_TYPES = (int, float, bool, str)
 
 
-# A search space as a tree, so that its size can be computed without genome.py --------------
+# A search space as a tree, so that its size can be computed without space.py --------------
 
 
 @dataclass
@@ -292,7 +292,7 @@ def check_search(space, tree, configurations, max_trials, stop_reason) -> None:
         check_configuration(space, values)
     keys = {json.dumps(sorted(values.items())) for values in configurations}
     assert len(keys) == len(configurations), "duplicate configurations"
-    hashes = {genome_lib.genome_hash(genome_lib.repair(space, v)) for v in configurations}
+    hashes = {space_lib.genome_hash(space_lib.repair(space, v)) for v in configurations}
     assert len(hashes) == len(configurations), "duplicate canonical configurations"
     size = tree_count(tree)
     if size < max_trials:
@@ -499,7 +499,7 @@ DIRECTIONS = st.sampled_from(["max", "min"])
 @SETTINGS
 @given(SCORES, DIRECTIONS, st.floats(0.0, 50.0))
 def test_selection_weights_are_probabilities_monotone_in_rank(scores, direction, pressure):
-    weights = operators.selection_weights(scores, direction, pressure)
+    weights = selection.selection_weights(scores, direction, pressure)
     assert weights.shape == (len(scores),)
     assert np.all(weights > 0)
     assert math.isclose(weights.sum(), 1.0, rel_tol=1e-9)
@@ -524,7 +524,7 @@ def test_selection_weights_are_probabilities_monotone_in_rank(scores, direction,
     st.floats(0.0, 20.0),
 )
 def test_selection_weights_depend_on_order_only(scores, scale, shift, pressure):
-    weights = operators.selection_weights(scores, "max", pressure)
+    weights = selection.selection_weights(scores, "max", pressure)
     transformed = [scale * s + shift for s in scores]
     # A positive affine map keeps the order unless it merges close scores.
     if all(
@@ -532,9 +532,9 @@ def test_selection_weights_depend_on_order_only(scores, scale, shift, pressure):
         for a, ta in zip(scores, transformed)
         for b, tb in zip(scores, transformed)
     ):
-        assert np.allclose(operators.selection_weights(transformed, "max", pressure), weights)
+        assert np.allclose(selection.selection_weights(transformed, "max", pressure), weights)
     negated = [-s for s in scores]
-    assert np.allclose(operators.selection_weights(negated, "min", pressure), weights)
+    assert np.allclose(selection.selection_weights(negated, "min", pressure), weights)
 
 
 def _all_leaves(tree):
@@ -557,9 +557,9 @@ def test_mutate_value_stays_in_domain_and_moves(leaf, seed, scale):
     rng = np.random.default_rng(seed)
     domain = leaf_domain(leaf)
     for _ in range(10):
-        value = genome_lib.sample_value(hp, rng)
+        value = space_lib.sample_value(hp, rng)
         check_value(hp, value)
-        mutated = operators.mutate_value(rng, hp, value, scale)
+        mutated = variation.mutate_value(rng, hp, value, scale)
         check_value(hp, mutated)
         if domain is None or len(domain) > 1:
             assert mutated != value, (hp.get_config(), value)
@@ -574,20 +574,20 @@ def test_mutate_value_stays_in_domain_and_moves(leaf, seed, scale):
 def test_crossover_genes_come_from_the_parents(space_and_tree, seed, rate):
     space, _ = space_and_tree
     rng = np.random.default_rng(seed)
-    mother = genome_lib.random_genome(space, rng)
-    father = genome_lib.random_genome(space, rng)
+    mother = space_lib.random_genome(space, rng)
+    father = space_lib.random_genome(space, rng)
     check_configuration(space, mother)
-    child, origin = operators.uniform_crossover(rng, mother, father)
+    child, origin = variation.uniform_crossover(rng, mother, father)
     assert set(child) == set(origin)
     assert set(mother) & set(father) <= set(child) <= set(mother) | set(father)
     for name, value in child.items():
         parent = mother if origin[name] == "mother" else father
         assert name in parent and parent[name] == value
-    repaired = genome_lib.repair(space, child, rng)
+    repaired = space_lib.repair(space, child, rng)
     check_configuration(space, repaired)
     # Active genes the child inherited are kept by the repair.
     assert all(repaired[name] == child[name] for name in repaired if name in child)
-    mutated, names = operators.mutate(rng, space, repaired, rate)
+    mutated, names = variation.mutate(rng, space, repaired, rate)
     check_configuration(space, mutated)
     assert set(names) <= set(repaired)
     kept = [name for name in repaired if name not in names and name in mutated]

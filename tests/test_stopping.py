@@ -88,6 +88,19 @@ def test_patience_rule_as_a_function():
     assert not stopping.patience_exhausted([3.0, 2.0], 1, 0.0, "min")
     assert stopping.patience_exhausted([3.0, 2.0, 2.5], 1, 0.0, "min")
     assert not stopping.patience_exhausted([1.0], None, 0.0, "max")
+    # Generations without a score: none before the window waits, none in it has not improved.
+    assert not stopping.patience_exhausted([None, 2.0], 1, 0.0, "max")
+    assert stopping.patience_exhausted([1.0, None], 1, 0.0, "max")
+    assert stopping.patience_exhausted([3.0, 2.95], 1, 0.1, "min")
+    assert not stopping.patience_exhausted([3.0, 2.85], 1, 0.1, "min")
+
+
+def test_goal_rule_as_a_function():
+    assert not stopping.goal_reached([0.5, 0.9], None, "max")
+    assert stopping.goal_reached([0.5, 0.9], 0.9, "max")
+    assert not stopping.goal_reached([0.5, 0.9], 0.95, "max")
+    assert stopping.goal_reached([0.5, 0.9], 0.5, "min")
+    assert not stopping.goal_reached([0.5, 0.9], 0.4, "min")
 
 
 def test_time_budget_shorter_than_one_trial_runs_one_trial(tmp_path):

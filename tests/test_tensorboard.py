@@ -19,7 +19,7 @@ import pytest
 import requests
 
 import keras_tuner_evolution as kte
-from keras_tuner_evolution import tensorboard_logging as tbl
+from keras_tuner_evolution import tensorboard as tbl
 from tests.helpers import mixed_score, mixed_space
 
 ALL_STATUSES = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]
@@ -513,3 +513,67 @@ def test_a_retried_trial_is_one_session_with_its_final_status(tmp_path):
     assert set(sessions) == set(tuner.oracle.trials)
     (session,) = sessions[flaky]["sessions"]
     assert session["status"] == "STATUS_SUCCESS"
+
+
+def test_the_old_module_re_exports_the_package_and_the_real_tensorboard_is_not_shadowed():
+    import tensorboard
+    from tensorboard.plugins.hparams import api_pb2
+
+    from keras_tuner_evolution import tensorboard_logging
+    from keras_tuner_evolution.tensorboard import hparams, writer
+
+    assert "keras_tuner_evolution" not in tensorboard.__file__
+    assert "keras_tuner_evolution" not in api_pb2.__file__
+    for name in set(tbl.__all__) - {"plain_value"}:  # every name of 0.1.0
+        assert getattr(tensorboard_logging, name) is getattr(tbl, name), name
+    assert tensorboard_logging.TensorBoardLogger is writer.TensorBoardLogger
+    assert tensorboard_logging.hparam_infos is hparams.hparam_infos
+
+
+class PlainTuner(kt.RandomSearch):
+    """A plain Keras Tuner tuner that makes its logger before it is built, as ours does."""
+
+    def __init__(self, logdir, **kwargs):
+        self.board = tbl.TensorBoardLogger(self)  # the tuner has no oracle yet
+        self.logdir = logdir
+        super().__init__(**kwargs)
+
+    @property
+    def history(self):
+        return kte.History()  # a plain Keras Tuner oracle keeps no History
+
+    def run_trial(self, trial, *args, **kwargs):
+        return {"score": mixed_score(trial.hyperparameters)}
+
+    def on_search_begin(self):
+        super().on_search_begin()
+        self.board.search_begin(self.logdir)
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self.board.trial_begin(trial)
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        self.board.trial_end(trial)
+
+    def on_search_end(self):
+        super().on_search_end()
+        self.board.search_end()
+
+
+def test_the_logger_reads_the_tuner_only_when_its_hooks_run(tmp_path):
+    logdir = tmp_path / "logs"
+    tuner = PlainTuner(
+        str(logdir),
+        objective=kt.Objective("score", "max"),
+        hyperparameters=mixed_space(),
+        max_trials=3,
+        seed=1,
+        directory=str(tmp_path / "project"),
+        project_name="p",
+    )
+    tuner.search(verbose=0)
+    sessions = {os.path.basename(os.path.dirname(p)) for p in glob.glob(str(logdir / "*" / "*"))}
+    assert sessions == set(tuner.oracle.trials) and len(sessions) == 3
+    assert glob.glob(str(logdir / f"*{tbl.EXPERIMENT_SUFFIX}"))

@@ -42,7 +42,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras_tuner as kt  # noqa: E402
 
 from keras_tuner_evolution import history as history_module  # noqa: E402
-from keras_tuner_evolution import storage  # noqa: E402
+from keras_tuner_evolution import persistence  # noqa: E402
+from keras_tuner_evolution.engine import Evolution  # noqa: E402
 from keras_tuner_evolution.functions import FunctionTuner  # noqa: E402
 from keras_tuner_evolution.oracle import EvolutionaryOracle  # noqa: E402
 
@@ -109,12 +110,12 @@ def run_search(directory: str, session: int, plan: dict, plain: bool) -> None:
         return value
 
     if plan.get("mode") in ("write", "renamed"):
-        original = storage.atomic_write_text
+        original = persistence.atomic_write_text
 
         def atomic_write_text(path, text, sync="all"):
             if hit("write"):
                 # Dies while writing: half of the text is in the temporary file.
-                fd, _ = storage.tempfile.mkstemp(
+                fd, _ = persistence.tempfile.mkstemp(
                     dir=os.path.dirname(path), prefix=".tmp-", suffix=".json"
                 )
                 os.write(fd, text[: len(text) // 2].encode())
@@ -123,10 +124,10 @@ def run_search(directory: str, session: int, plan: dict, plain: bool) -> None:
             if hit("renamed"):
                 die()
 
-        storage.atomic_write_text = atomic_write_text
+        persistence.atomic_write_text = atomic_write_text
         history_module.atomic_write_text = atomic_write_text
     if plan.get("mode") == "generation":
-        start_generation = EvolutionaryOracle._start_generation
+        start_generation = Evolution._start_generation
 
         def planned(self):
             generation = start_generation(self)
@@ -134,7 +135,7 @@ def run_search(directory: str, session: int, plan: dict, plain: bool) -> None:
                 die()
             return generation
 
-        EvolutionaryOracle._start_generation = planned
+        Evolution._start_generation = planned
 
     objective = kt.Objective("score", "max")
     if plain:

@@ -58,7 +58,8 @@ def main(argv=None) -> int:
 
     import keras_tuner as kt
 
-    from keras_tuner_evolution import EvolutionaryTuner, genome
+    from keras_tuner_evolution import EvolutionaryTuner
+    from keras_tuner_evolution import space as genome
 
     events_dir = os.path.join(args.dir, "events")
     os.makedirs(events_dir, exist_ok=True)
