@@ -13,6 +13,7 @@ random draw comes from one `numpy.random.Generator` whose state is part of `to_d
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -73,6 +74,10 @@ class Evolution:
         space: The search space (`keras_tuner.HyperParameters`); the adapter replaces it when
             the space grows.
         clock: Seconds of a monotonic clock (for `max_search_time`).
+
+    The trial budget (`shape.max_trials`) is the driver's to enforce: Keras Tuner counts trials
+    before it asks. Scores are not part of `to_dict()`: the driver keeps them with its trials and
+    tells them again (`remember`) after `load_dict`.
     """
 
     def __init__(
@@ -444,7 +449,7 @@ class Evolution:
         are encoded once, when they first appear (the state is rewritten twice per trial)."""
         generations, lineage = self._encoded
         rows = {tid: [rec[f] for f in LINEAGE_FIELDS] for tid, rec in self.lineage.items()}
-        encoded = {key: json_dumps(value) for key, value in self._summary().items()}
+        encoded = {key: json.dumps(value) for key, value in self._summary().items()}
         encoded["generations"] = generations.list_text(self.plans, len(self.plans) - 1)
         encoded["lineage"] = lineage.dict_text(rows)
         return json_object(encoded)
@@ -472,9 +477,3 @@ class Evolution:
         self.clock_start = None
         self._encoded = (GrowingJSON(), GrowingJSON())
 
-
-def json_dumps(value: Any) -> str:
-    """Plain `json.dumps` (the engine's state holds only JSON types)."""
-    import json
-
-    return json.dumps(value)

@@ -49,7 +49,7 @@ from keras_tuner_evolution.oracle import EvolutionaryOracle  # noqa: E402
 
 PROJECT = "killed"
 # Large enough that no session finishes the search before its kill, however fast it runs.
-MAX_TRIALS = 150
+MAX_TRIALS = 600
 MODES = ("timer", "trial", "write", "renamed", "generation")
 
 
