@@ -344,10 +344,12 @@ class DurableOracle(keras_tuner.Oracle):
 class DurableTunerState:
     """Mixin for `keras_tuner.Tuner` subclasses: the tuner's own file written atomically.
 
-    Overrides `Tuner.save`, `Tuner.reload` and the private `_populate_initial_space` (1.4.x):
-    also resumes a search whose process was killed before the tuner first wrote its own file
-    (Keras Tuner resumes only when that file exists, and would otherwise start over in the
-    project folder, running again the trials the oracle had already recorded).
+    Overrides `Tuner.save`, `Tuner.reload` and the private hooks `_populate_initial_space` and
+    `_configure_tensorboard_dir` (1.4.x; the latter calls `configure_tensorboard`, which
+    subclasses override). `_populate_initial_space` also resumes a search whose process was
+    killed before the tuner first wrote its own file (Keras Tuner resumes only when that file
+    exists, and would otherwise start over in the project folder, running again the trials the
+    oracle had already recorded).
     """
 
     def save(self) -> None:
@@ -368,6 +370,13 @@ class DurableTunerState:
             logger.warning("%s; kept as %s, the tuner's state is rebuilt.", error, kept)
             state = {}
         self.set_state(state)
+
+    def configure_tensorboard(self, callbacks: list, trial: Any, execution: int = 0) -> None:
+        """Points the trial's `TensorBoard` callbacks at their folders (Keras Tuner's way)."""
+        super()._configure_tensorboard_dir(callbacks, trial, execution)
+
+    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+        self.configure_tensorboard(callbacks, trial, execution)
 
     def _populate_initial_space(self) -> None:
         oracle_file = self.oracle._get_oracle_fname()

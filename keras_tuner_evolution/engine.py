@@ -476,4 +476,3 @@ class Evolution:
         self.seconds_before = state.get("search_seconds", 0.0)
         self.clock_start = None
         self._encoded = (GrowingJSON(), GrowingJSON())
-

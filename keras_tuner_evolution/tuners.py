@@ -71,6 +71,14 @@ class SearchHooks(_keras_tuner.DurableTunerState):
         self._tensorboard.search_end()
         self._progress.search_end()
 
+    def configure_tensorboard(self, callbacks: list, trial, execution: int = 0) -> None:
+        """Per-trial folders for `TensorBoard` callbacks, on every backend.
+
+        Replaces Keras Tuner's version, which also adds a per-execution HParams callback on
+        TensorFlow: sessions are written once per trial, with the lineage, by the logger.
+        """
+        self._tensorboard.configure_callbacks(callbacks, trial, execution)
+
     @property
     def history(self) -> History:
         """The evolution's `History`: per-generation scores, statistics and the fittest.
@@ -188,15 +196,6 @@ class EvolutionaryTuner(SearchHooks, keras_tuner.Tuner):
             callbacks = list(kwargs.get("callbacks") or [])
             kwargs["callbacks"] = [*callbacks, TimeLimit(self.max_training_time)]
         return super().run_trial(trial, *args, **kwargs)
-
-    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
-        """Per-trial folders for `TensorBoard` callbacks, on every backend.
-
-        Replaces Keras Tuner's version (a private hook, 1.4.x), which also adds a per-execution
-        HParams callback on TensorFlow: sessions are written once per trial, with the lineage,
-        by the logger.
-        """
-        self._tensorboard.configure_callbacks(callbacks, trial, execution)
 
     def train_best(self, x, y=None, **kwargs) -> float:
         """Trains the fittest configuration fully; see `keras_tuner_evolution.training`."""
