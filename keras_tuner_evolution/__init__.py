@@ -3,6 +3,8 @@
 Public names:
     EvolutionaryOracle: a `keras_tuner.Oracle` that evolves a population of configurations.
     EvolutionaryTuner: a drop-in replacement for `keras_tuner.RandomSearch`.
+    EvolutionaryHyperband: a drop-in replacement for `keras_tuner.Hyperband` (multi-fidelity).
+    EvolutionaryHyperbandOracle: its oracle (Keras Tuner's Hyperband trial protocol).
     EvolutionConfig: the evolution's arguments, their defaults and checks (documented once).
     RankSelection, TournamentSelection: breeder selection strategies (`selection=`).
     UniformCrossover, Mutation: variation operators (`crossover=`, `mutation=`).
@@ -29,6 +31,8 @@ _EXPORTS = {
     "EvolutionaryOracle": "keras_tuner_evolution.oracle",
     "EvolutionaryTuner": "keras_tuner_evolution.tuners",
     "FunctionTuner": "keras_tuner_evolution.tuners",
+    "EvolutionaryHyperband": "keras_tuner_evolution.tuners",
+    "EvolutionaryHyperbandOracle": "keras_tuner_evolution.hyperband",
     "EvolutionConfig": "keras_tuner_evolution.config",
     "RankSelection": "keras_tuner_evolution.selection",
     "TournamentSelection": "keras_tuner_evolution.selection",
@@ -45,6 +49,8 @@ _EXPORTS = {
 
 __all__ = [
     "DenseHyperModel",
+    "EvolutionaryHyperband",
+    "EvolutionaryHyperbandOracle",
     "EvolutionConfig",
     "FunctionTuner",
     "Mutation",
@@ -67,11 +73,16 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time see __getattr__
     from keras_tuner_evolution.config import EvolutionConfig
     from keras_tuner_evolution.functions import maximize, minimize
     from keras_tuner_evolution.history import Generation, History
+    from keras_tuner_evolution.hyperband import EvolutionaryHyperbandOracle
     from keras_tuner_evolution.hypermodels import DenseHyperModel
     from keras_tuner_evolution.oracle import EvolutionaryOracle
     from keras_tuner_evolution.selection import RankSelection, TournamentSelection
     from keras_tuner_evolution.training import train_best
-    from keras_tuner_evolution.tuners import EvolutionaryTuner, FunctionTuner
+    from keras_tuner_evolution.tuners import (
+        EvolutionaryHyperband,
+        EvolutionaryTuner,
+        FunctionTuner,
+    )
     from keras_tuner_evolution.variation import Mutation, UniformCrossover
 
 

@@ -134,6 +134,11 @@ class Evolution:
         self.results[trial_id] = scores_lib.usable(score)
         self._goal_met = self._goal_met or self._reaches_goal(self.results[trial_id])
 
+    def retell(self, results: Mapping[str, float | None]) -> None:
+        """Replaces every score at once (when scores are relative, e.g. ranks across rungs)."""
+        self.results = {tid: scores_lib.usable(score) for tid, score in results.items()}
+        self._goal_met = any(self._reaches_goal(score) for _, score in self.everyone())
+
     def score(self, trial_id: str) -> float | None:
         """The score of a finished (or imported) member, None while running or if it failed."""
         if trial_id in self.imported:

@@ -112,6 +112,9 @@ class History:
         lineage: Per trial id: its generation, origin ("random", "child", "initial"),
             parents' trial ids and the genes that were mutated (`history.lineage[trial_id]`);
             also callable: `history.lineage(trial_id)` is the trial's ancestry.
+        epochs: Multi-fidelity searches only: per trial id, the epochs its score was measured
+            at (its highest rung). Scores of different epoch counts are never compared:
+            `fittest` is the best of the members measured at the most epochs.
     """
 
     objective: str = "score"
@@ -120,6 +123,7 @@ class History:
     genomes: dict[str, dict[str, Any]] = field(default_factory=dict)
     stop_reason: str | None = None
     lineage: Lineage = field(default_factory=Lineage)
+    epochs: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.lineage, Lineage):
@@ -153,8 +157,12 @@ class History:
     @property
     def fittest(self) -> dict[str, Any] | None:
         """The best trial so far: `{"genome": {...}, "fitness": float, "trial_id": str}`."""
+        scored = self.scores
+        if self.epochs:  # multi-fidelity: only the members measured at the most epochs compete
+            most = max((self.epochs.get(tid, 0) for tid in scored), default=0)
+            scored = {tid: s for tid, s in scored.items() if self.epochs.get(tid, 0) == most}
         best_id, best_score = None, None
-        for trial_id, score in self.scores.items():
+        for trial_id, score in scored.items():
             if best_score is None or scores_lib.better(score, best_score, self.direction):
                 best_id, best_score = trial_id, score
         if best_id is None:
@@ -194,6 +202,8 @@ class History:
             "stop_reason": self.stop_reason,
             "lineage": {tid: dict(record) for tid, record in self.lineage.items()},
         }
+        if self.epochs:
+            data["epochs"] = dict(self.epochs)
         data["summary"] = {
             "best": self.best,
             "mean": self.mean,
@@ -219,6 +229,7 @@ class History:
             genomes=data.get("genomes", {}),
             stop_reason=data.get("stop_reason"),
             lineage=Lineage(data.get("lineage", {})),
+            epochs=data.get("epochs", {}),
         )
 
     @classmethod

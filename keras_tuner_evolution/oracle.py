@@ -27,7 +27,7 @@ from keras_tuner_evolution.config import (
     default_population_size,  # noqa: F401 (0.1.0 imported it from here)
     resolve_count,  # noqa: F401 (0.1.0 imported it from here)
 )
-from keras_tuner_evolution.engine import IDLE, STOP, Evolution
+from keras_tuner_evolution.engine import IDLE, STOP, Decision, Evolution
 from keras_tuner_evolution.history import HISTORY_FILE, History
 
 logger = logging.getLogger("keras_tuner_evolution")
@@ -126,11 +126,18 @@ class EvolutionaryOracle(DurableOracle):
             `{"status": RUNNING, "values": {...}}`, `{"status": IDLE}` while the next generation
             cannot be bred yet, or `{"status": STOPPED}` when the search is over.
         """
+        return self._answer(self._ask_engine(trial_id))
+
+    def _ask_engine(self, trial_id: str) -> Decision:
+        """The engine's decision for a new member `trial_id`, the engine brought up to date."""
         self._sync()
         if not self.engine.plans:
             self._seed_generation_zero()
         may_grow = bool(self.ongoing_trials) and self.allow_new_entries and self.tune_new_entries
-        decision = self.engine.ask(trial_id, self._running_ids(), space_may_grow=may_grow)
+        return self.engine.ask(trial_id, self._running_ids(), space_may_grow=may_grow)
+
+    def _answer(self, decision: Decision) -> dict[str, Any]:
+        """Keras Tuner's answer for an engine decision (a new stop is logged)."""
         if decision.action == STOP:
             if decision.newly_stopped:
                 self._log_stop(decision.reason)
@@ -172,9 +179,13 @@ class EvolutionaryOracle(DurableOracle):
 
     def state_json(self) -> str:
         """oracle.json's text; the engine encodes its growing parts once (see `to_json`)."""
+        return persistence.json_object(self._encoded_state())
+
+    def _encoded_state(self) -> dict[str, str]:
+        """`get_state()`'s parts, each already encoded as JSON text."""
         encoded = {key: json.dumps(value) for key, value in super().get_state().items()}
         encoded["evolution"] = self.engine.to_json()
-        return persistence.json_object(encoded)
+        return encoded
 
     def get_state(self) -> dict[str, Any]:
         return {**super().get_state(), "evolution": self.engine.to_dict()}
@@ -211,11 +222,18 @@ class EvolutionaryOracle(DurableOracle):
         """
         engine = self.engine
         engine.space = self.hyperparameters
-        if self._stale or len(self.trials) > len(engine.genomes):
+        if self._stale or self._members_unknown():
             self._rebuild()
-            return
+        elif self._told != len(self.end_order):
+            self._tell_new_results()
+
+    def _members_unknown(self) -> bool:
+        """Trials the engine did not propose (put into `self.trials` from outside)."""
+        return len(self.trials) > len(self.engine.genomes)
+
+    def _tell_new_results(self) -> None:
         for trial_id in self.end_order[self._told :]:
-            engine.tell(trial_id, self._final_score(self.trials[trial_id]))
+            self.engine.tell(trial_id, self._final_score(self.trials[trial_id]))
         self._told = len(self.end_order)
 
     def _running_ids(self) -> set[str]:

@@ -13,6 +13,7 @@ STOP_MESSAGES = {
     "goal": "The goal was reached.",
     "patience": "The best score stopped improving (patience).",
     "time": "The search reached max_search_time.",
+    "budget": "The search spent its epoch budget (max_epochs_total).",
 }
 
 

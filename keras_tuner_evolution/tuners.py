@@ -7,6 +7,7 @@ are documented once, in `EvolutionConfig`, and passed through untouched.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from keras_tuner import HyperParameters
 from keras_tuner_evolution import _keras_tuner
 from keras_tuner_evolution.config import EvolutionConfig
 from keras_tuner_evolution.history import History
+from keras_tuner_evolution.hyperband import EvolutionaryHyperbandOracle
 from keras_tuner_evolution.oracle import EvolutionaryOracle
 from keras_tuner_evolution.progress import ProgressHooks
 from keras_tuner_evolution.tensorboard import TensorBoardLogger
@@ -25,6 +27,7 @@ from keras_tuner_evolution.warm_start import check_initial_population
 # Distinguishes "max_trials not given" from an explicit `max_trials=None` (unlimited).
 _NOT_GIVEN: Any = object()
 RANDOM_SEARCH_MAX_TRIALS = 10
+logger = logging.getLogger("keras_tuner_evolution")
 
 
 def _check_training_time(seconds: Any) -> None:
@@ -91,7 +94,41 @@ class SearchHooks(_keras_tuner.DurableTunerState):
         return History.load(self.directory, self.project_name)
 
 
-class EvolutionaryTuner(SearchHooks, keras_tuner.Tuner):
+class TrainingHooks(SearchHooks):
+    """Mixin for tuners that train models: the chief serves, `max_training_time`, `train_best`."""
+
+    max_training_time: float | None = None
+
+    def search(self, *fit_args, **fit_kwargs) -> None:
+        """As `keras_tuner.Tuner.search`; the chief of a parallel search serves the oracle.
+
+        The chief (see `kte launch`) trains nothing: it answers the workers until the search
+        is over, through `keras_tuner_evolution.distribute.serve`.
+        """
+        if _keras_tuner.is_chief_oracle():
+            from keras_tuner_evolution.distribute import serve
+
+            serve(self, verbose=fit_kwargs.get("verbose"))
+            return
+        super().search(*fit_args, **fit_kwargs)
+
+    def run_trial(self, trial, *args, **kwargs):
+        """Builds and fits the model of a trial (as `keras_tuner.Tuner`), within the time limit."""
+        if self.max_training_time is not None:
+            from keras_tuner_evolution.callbacks import TimeLimit
+
+            callbacks = list(kwargs.get("callbacks") or [])
+            kwargs["callbacks"] = [*callbacks, TimeLimit(self.max_training_time)]
+        return super().run_trial(trial, *args, **kwargs)
+
+    def train_best(self, x, y=None, **kwargs) -> float:
+        """Trains the fittest configuration fully; see `keras_tuner_evolution.training`."""
+        from keras_tuner_evolution.training import train_best
+
+        return train_best(self, x, y, **kwargs)
+
+
+class EvolutionaryTuner(TrainingHooks, keras_tuner.Tuner):
     """Evolutionary hyperparameter search with RandomSearch's interface.
 
     Replacing `keras_tuner.RandomSearch(` with `EvolutionaryTuner(` in working code just works:
@@ -175,33 +212,128 @@ class EvolutionaryTuner(SearchHooks, keras_tuner.Tuner):
             # The hypermodel's space is known now: fail before any training, not after.
             check_initial_population(self.oracle.hyperparameters, initial)
 
+
+class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
+    """The evolution with Hyperband's epochs: a drop-in replacement for `keras_tuner.Hyperband`.
+
+    Every argument of `keras_tuner.Hyperband` keeps its meaning and default; the oracle is an
+    `EvolutionaryHyperbandOracle` (see it for the algorithm and `docs/multi_fidelity.md`). New
+    configurations are bred by the evolution and trained `min_epochs`..few epochs; the best of
+    each rung continue their checkpoint to more epochs, up to `max_epochs`. The training side is
+    `keras_tuner.Hyperband`'s own: each trial fits from `tuner/initial_epoch` to `tuner/epochs`,
+    loading the checkpoint of `tuner/trial_id` when it continues an earlier trial.
+
+    Args:
+        hypermodel: As for `keras_tuner.Hyperband`.
+        objective: As for `keras_tuner.Hyperband`.
+        max_epochs: As for `keras_tuner.Hyperband` (defaults to 100).
+        factor: As for `keras_tuner.Hyperband` (defaults to 3).
+        hyperband_iterations: As for `keras_tuner.Hyperband`: sets the default budget.
+        seed: Int seed of the evolution (one worker + same seed = same trials).
+        hyperparameters: As for `keras_tuner.Hyperband`.
+        tune_new_entries: As for `keras_tuner.Hyperband`.
+        allow_new_entries: As for `keras_tuner.Hyperband`.
+        max_retries_per_trial: As for `keras_tuner.Hyperband`.
+        max_consecutive_failed_trials: As for `keras_tuner.Hyperband`.
+        max_epochs_total: The budget in epochs over all trials; None: what
+            `keras_tuner.Hyperband` with the same arguments trains.
+        max_trials: Optional cap on the number of trials (promotions count).
+        min_epochs: The fewest epochs a new configuration is trained, in `[1, max_epochs]`.
+        max_training_time: Seconds of training per trial; see `EvolutionaryTuner`.
+        tensorboard_dir: See `EvolutionaryTuner`.
+        **kwargs: The evolution's arguments (see `EvolutionConfig`) and the keyword arguments
+            of `keras_tuner.Tuner` (`directory`, `project_name`, `overwrite`, ...).
+    """
+
+    def __init__(
+        self,
+        hypermodel=None,
+        objective=None,
+        max_epochs: int = 100,
+        factor: int = 3,
+        hyperband_iterations: int = 1,
+        seed: int | None = None,
+        hyperparameters=None,
+        tune_new_entries: bool = True,
+        allow_new_entries: bool = True,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 3,
+        max_epochs_total: int | None = None,
+        max_trials: int | None = None,
+        min_epochs: int = 1,
+        max_training_time: float | None = None,
+        tensorboard_dir: str | None = None,
+        **kwargs,
+    ):
+        _check_training_time(max_training_time)
+        evolution, kwargs = EvolutionConfig.split(kwargs)
+        oracle = EvolutionaryHyperbandOracle(
+            objective=objective,
+            max_epochs=max_epochs,
+            factor=factor,
+            hyperband_iterations=hyperband_iterations,
+            seed=seed,
+            hyperparameters=hyperparameters,
+            tune_new_entries=tune_new_entries,
+            allow_new_entries=allow_new_entries,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+            max_epochs_total=max_epochs_total,
+            max_trials=max_trials,
+            min_epochs=min_epochs,
+            **evolution,
+        )
+        self.max_training_time = max_training_time
+        self.tensorboard_dir = tensorboard_dir
+        self.epochs_seen: dict[str, list[int]] = {}  # trial id -> epochs run (see on_trial_end)
+        self._attach_observers()
+        if kwargs.get("overwrite") and _keras_tuner.is_worker():
+            kwargs["overwrite"] = False  # as EvolutionaryTuner: only the chief owns the folder
+        # keras_tuner.Hyperband.__init__ would build its own oracle: give ours to Tuner's.
+        keras_tuner.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
+
     def search(self, *fit_args, **fit_kwargs) -> None:
-        """As `keras_tuner.Tuner.search`; the chief of a parallel search serves the oracle.
-
-        The chief (see `kte launch`) trains nothing: it answers the workers until the search
-        is over, through `keras_tuner_evolution.distribute.serve`.
-        """
-        if _keras_tuner.is_chief_oracle():
-            from keras_tuner_evolution.distribute import serve
-
-            serve(self, verbose=fit_kwargs.get("verbose"))
-            return
+        """As `keras_tuner.Hyperband.search`; `epochs` is set per trial by the oracle."""
+        if "epochs" in fit_kwargs:
+            logger.warning(
+                "EvolutionaryHyperband sets each trial's epochs (up to max_epochs=%s): the "
+                "`epochs=%s` given to search() is not used.",
+                self.oracle.max_epochs,
+                fit_kwargs.pop("epochs"),
+            )
         super().search(*fit_args, **fit_kwargs)
 
-    def run_trial(self, trial, *args, **kwargs):
-        """Builds and fits the model of a trial (as `keras_tuner.Tuner`), within the time limit."""
-        if self.max_training_time is not None:
-            from keras_tuner_evolution.callbacks import TimeLimit
+    def on_epoch_end(self, trial, model, epoch, logs=None):
+        super().on_epoch_end(trial, model, epoch, logs)
+        self.epochs_seen.setdefault(trial.trial_id, []).append(int(epoch))
 
-            callbacks = list(kwargs.get("callbacks") or [])
-            kwargs["callbacks"] = [*callbacks, TimeLimit(self.max_training_time)]
-        return super().run_trial(trial, *args, **kwargs)
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        check_epochs(trial, self.epochs_seen.pop(trial.trial_id, []))
 
-    def train_best(self, x, y=None, **kwargs) -> float:
-        """Trains the fittest configuration fully; see `keras_tuner_evolution.training`."""
-        from keras_tuner_evolution.training import train_best
 
-        return train_best(self, x, y, **kwargs)
+def check_epochs(trial, epochs: list[int]) -> None:
+    """Raises when a trial trained outside `[tuner/initial_epoch, tuner/epochs)`.
+
+    A `run_trial` that ignores the Hyperband values would retrain promoted models from scratch
+    or train every model fully: the budget would be spent without a word. Fewer epochs are fine
+    (early stopping, `max_training_time`). Epochs are seen through `Tuner.on_epoch_end`, which
+    Keras Tuner's fit path calls; a `run_trial` that fits by itself cannot be checked.
+    """
+    values = trial.hyperparameters.values
+    if not epochs or "tuner/epochs" not in values:
+        return
+    first, last = values["tuner/initial_epoch"], values["tuner/epochs"]
+    if min(epochs) != first or max(epochs) >= last:
+        raise RuntimeError(
+            f"Trial {trial.trial_id} trained epochs {min(epochs)}..{max(epochs)}, but the "
+            f"oracle asked for epochs {first}..{last - 1} (`tuner/initial_epoch`={first}, "
+            f"`tuner/epochs`={last}). A custom `run_trial` must fit with "
+            "`initial_epoch=hp.values['tuner/initial_epoch']` and "
+            "`epochs=hp.values['tuner/epochs']` (as keras_tuner.Hyperband's does), or the "
+            "epoch budget is spent without the oracle knowing. The search state is saved: "
+            "fix run_trial and resume with overwrite=False."
+        )
 
 
 class FunctionTuner(SearchHooks, keras_tuner.Tuner):

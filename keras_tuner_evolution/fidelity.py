@@ -1,0 +1,132 @@
+"""Multi-fidelity arithmetic as pure functions: rungs, budgets, promotions and fitness.
+
+A configuration is first trained for the fewest epochs (rung 0); the best of each rung are
+promoted to the next rung, continuing their checkpoint, up to `max_epochs`. Nothing here knows
+Keras Tuner or trials: configurations are ids, results are `(id, score)` pairs per rung.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from keras_tuner_evolution.selection import ranks
+
+
+def rung_epochs(max_epochs: int, factor: int, min_epochs: int = 1) -> list[int]:
+    """Cumulative epochs of each rung, fewest first, as Keras Tuner's Hyperband counts them.
+
+    Rung `r` of `R + 1` trains to `ceil(max_epochs / factor**(R - r))` epochs (Keras Tuner's
+    `_get_epochs(bracket=R, round=r)`), where the lowest rung trains at least `min_epochs`.
+
+    Example: `rung_epochs(27, 3)` is `[1, 3, 9, 27]`; `rung_epochs(27, 3, min_epochs=3)` is
+    `[3, 9, 27]`; `rung_epochs(100, 3)` is `[2, 4, 12, 34, 100]`.
+    """
+    top = _bracket_count(max_epochs, factor) - 1
+    rungs = {math.ceil(max_epochs / factor ** (top - rung)) for rung in range(top + 1)}
+    return sorted(epochs for epochs in rungs if epochs >= min_epochs) or [max_epochs]
+
+
+def _bracket_count(max_epochs: int, factor: int) -> int:
+    """Keras Tuner's `_get_num_brackets` with `min_epochs=1`."""
+    brackets, epochs = 0, float(max_epochs)
+    while epochs >= 1:
+        epochs /= factor
+        brackets += 1
+    return brackets
+
+
+def hyperband_epochs(max_epochs: int, factor: int, iterations: int = 1) -> int:
+    """Total epochs that `keras_tuner.Hyperband(max_epochs, factor, iterations)` trains.
+
+    Follows Keras Tuner 1.4's bracket schedule (`_get_num_brackets`, `_get_size`,
+    `_get_epochs`): a promoted model continues its checkpoint, so it pays only its extra epochs.
+    """
+    brackets = _bracket_count(max_epochs, factor)
+    end_size = math.ceil(1 + math.log(max_epochs, factor))
+    total = 0
+    for bracket in range(brackets):
+        previous = 0
+        for round_num in range(bracket + 1):
+            size = math.ceil(end_size / (bracket + 1) * factor ** (bracket - round_num))
+            target = math.ceil(max_epochs / factor ** (bracket - round_num))
+            total += size * (target - previous)
+            previous = target
+    return total * iterations
+
+
+def bracket_epochs(max_epochs: int, factor: int, min_epochs: int = 1) -> int:
+    """Epochs of one full successive-halving bracket over the rungs: `factor**R` models at the
+    lowest rung, `factor**(R - 1)` of them continued to the next, ..., one to `max_epochs`."""
+    rungs = rung_epochs(max_epochs, factor, min_epochs)
+    top = len(rungs) - 1
+    return sum(
+        factor ** (top - rung) * (epochs - (rungs[rung - 1] if rung else 0))
+        for rung, epochs in enumerate(rungs)
+    )
+
+
+def epochs_per_config(rungs: Sequence[int], factor: int) -> float:
+    """Expected epochs one new configuration costs when a `1 / factor` share is promoted."""
+    return sum(
+        (epochs - (rungs[rung - 1] if rung else 0)) / factor**rung
+        for rung, epochs in enumerate(rungs)
+    )
+
+
+def promotion(
+    results: Sequence[Sequence[tuple[str, float]]],
+    promoted: Sequence[set[str]],
+    factor: int,
+    direction: str,
+) -> tuple[str, int] | None:
+    """The next configuration to promote, asynchronously (ASHA), or None.
+
+    A configuration scored at rung `r` may move to rung `r + 1` as soon as it is among the top
+    `1 / factor` of all the results at rung `r` so far. The highest rung is served first, and
+    within a rung the best score; no rung waits to fill up.
+
+    Args:
+        results: Per rung (all but the last), the `(config id, score)` results so far.
+        promoted: Per rung, the ids already promoted from it (or running at the next rung).
+        factor: Keep the top `1 / factor`, >= 2.
+        direction: "max" or "min".
+
+    Returns:
+        `(config id, rung it is promoted from)`, or None.
+    """
+    for rung in reversed(range(len(results))):
+        scored = list(results[rung])
+        keep = len(scored) // factor
+        if keep == 0:
+            continue
+        order = ranks([score for _, score in scored], direction)
+        best_first = sorted(range(len(scored)), key=lambda i: (-order[i], i))[:keep]
+        for index in best_first:
+            config = scored[index][0]
+            if config not in promoted[rung]:
+                return config, rung
+    return None
+
+
+def rank_fitness(highest: Mapping[str, tuple[int, float]], direction: str) -> dict[str, float]:
+    """A fitness comparable across rungs: the rung reached, plus the rank within that rung.
+
+    Scores from different epoch counts are never compared: a configuration scored at a higher
+    rung outranks every one scored only lower (it was among the best there to be promoted),
+    and within a rung only the order of the scores matters. The value is `rung + q`, with `q`
+    in `[0, 1)` the configuration's rank quantile among those whose highest rung is the same.
+
+    Args:
+        highest: Per configuration, `(highest rung with a result, its score)`.
+        direction: "max" or "min" (of the raw scores; the fitness is always maximised).
+    """
+    by_rung: dict[int, list[str]] = {}
+    for config, (rung, _) in highest.items():
+        by_rung.setdefault(rung, []).append(config)
+    fitness = {}
+    for rung, configs in by_rung.items():
+        order = ranks([highest[config][1] for config in configs], direction)
+        for config, rank in zip(configs, order):
+            fitness[config] = rung + rank / len(configs)
+    return fitness

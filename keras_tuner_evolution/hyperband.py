@@ -1,0 +1,369 @@
+"""Multi-fidelity evolution: `EvolutionaryHyperbandOracle` and `EvolutionaryHyperband`.
+
+New configurations come from the evolution engine and are trained briefly (the lowest rung);
+the best of each rung are promoted, asynchronously, to train longer by continuing their
+checkpoint, up to `max_epochs`. Selection ranks configurations by the highest rung they reached,
+then by their score there, so scores of different epoch counts are never compared. Trials speak
+Keras Tuner's Hyperband protocol (`tuner/epochs`, `tuner/initial_epoch`, `tuner/bracket`,
+`tuner/round`, `tuner/trial_id`), so the tuner side is `keras_tuner.Hyperband`'s own. The
+algorithm is written down in `docs/multi_fidelity.md`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from typing import Any
+
+from keras_tuner.engine.trial import TrialStatus
+
+from keras_tuner_evolution import fidelity
+from keras_tuner_evolution import space as space_lib
+from keras_tuner_evolution.config import (
+    EvolutionConfig,
+    check_int,
+    default_population_size,
+)
+from keras_tuner_evolution.engine import IDLE, RUN, STOP, Decision
+from keras_tuner_evolution.history import Generation, History
+from keras_tuner_evolution.oracle import EvolutionaryOracle, make_config
+from keras_tuner_evolution.scores import at_least
+
+logger = logging.getLogger("keras_tuner_evolution")
+
+TUNER_KEYS = ("tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/round")
+
+
+def _check_arguments(max_epochs, factor, iterations, min_epochs, max_epochs_total) -> None:
+    check_int(max_epochs, "max_epochs", 1)
+    check_int(factor, "factor", 2)
+    check_int(iterations, "hyperband_iterations", 1)
+    check_int(min_epochs, "min_epochs", 1)
+    if min_epochs > max_epochs:
+        raise ValueError(
+            f"`min_epochs` must be in [1, max_epochs] = [1, {max_epochs}], got {min_epochs!r}."
+        )
+    check_int(max_epochs_total, "max_epochs_total", 1, allow_none=True)
+    if max_epochs_total is not None:
+        one_bracket = fidelity.bracket_epochs(max_epochs, factor, min_epochs)
+        if max_epochs_total < one_bracket:
+            raise ValueError(
+                f"`max_epochs_total` must be at least the epochs of one successive-halving "
+                f"bracket ({one_bracket} for max_epochs={max_epochs}, factor={factor}, "
+                f"min_epochs={min_epochs}), got {max_epochs_total!r}."
+            )
+
+
+class EvolutionaryHyperbandOracle(EvolutionaryOracle):
+    """The evolution with successive halving of epochs (asynchronous, checkpoints continued).
+
+    Args:
+        objective: As for `keras_tuner.oracles.HyperbandOracle`.
+        max_epochs: The most epochs one model is trained (the top rung), >= 1. As for
+            `keras_tuner.Hyperband`; defaults to 100.
+        factor: Only the top `1 / factor` of a rung is promoted, and each rung trains `factor`
+            times longer than the one below, >= 2. Defaults to 3.
+        hyperband_iterations: Sets the default budget: the epochs that
+            `keras_tuner.Hyperband(max_epochs, factor, hyperband_iterations)` trains. >= 1.
+        seed: Int seed of the evolution (one worker + same seed = same trials).
+        hyperparameters: As for `keras_tuner.Oracle`.
+        allow_new_entries: As for `keras_tuner.Oracle`.
+        tune_new_entries: As for `keras_tuner.Oracle`.
+        max_retries_per_trial: As for `keras_tuner.Oracle`.
+        max_consecutive_failed_trials: As for `keras_tuner.Oracle`.
+        max_epochs_total: The budget in epochs, summed over all trials (a promoted model pays
+            only its extra epochs). None: the same as Keras Tuner's Hyperband with these
+            arguments. At least one bracket's epochs.
+        max_trials: Optional cap on the number of trials (promotions count as trials).
+        min_epochs: The fewest epochs a new configuration is trained (the lowest rung), in
+            `[1, max_epochs]`. Defaults to 1, as Keras Tuner's Hyperband.
+        config: The evolution's arguments as one `EvolutionConfig` (instead of keywords).
+        **evolution: The evolution's arguments (see `EvolutionConfig`); `patience` is not
+            supported here (scores of different epoch counts do not make one series).
+    """
+
+    def __init__(
+        self,
+        objective=None,
+        max_epochs: int = 100,
+        factor: int = 3,
+        hyperband_iterations: int = 1,
+        seed: int | None = None,
+        hyperparameters=None,
+        allow_new_entries: bool = True,
+        tune_new_entries: bool = True,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 3,
+        max_epochs_total: int | None = None,
+        max_trials: int | None = None,
+        min_epochs: int = 1,
+        config: EvolutionConfig | None = None,
+        **evolution: Any,
+    ):
+        _check_arguments(max_epochs, factor, hyperband_iterations, min_epochs, max_epochs_total)
+        config = make_config(config, evolution, type(self).__name__)
+        if config.warm_start_from is not None:
+            raise ValueError(
+                "`warm_start_from` is not supported by EvolutionaryHyperband yet: an earlier "
+                "project's scores were measured at unknown epochs. Pass its best "
+                "configurations as `initial_population` instead."
+            )
+        if config.patience is not None:
+            raise ValueError(
+                "`patience` is not supported by EvolutionaryHyperband: scores of different "
+                "epoch counts make no single series. Use `max_epochs_total`, `max_trials`, "
+                "`max_search_time` or `goal`."
+            )
+        self.max_epochs, self.factor, self.min_epochs = max_epochs, factor, min_epochs
+        self.hyperband_iterations = hyperband_iterations
+        self.rungs = fidelity.rung_epochs(max_epochs, factor, min_epochs)
+        self.budget = max_epochs_total or fidelity.hyperband_epochs(
+            max_epochs, factor, hyperband_iterations
+        )
+        if config.population_size is None:
+            configs = self.budget / fidelity.epochs_per_config(self.rungs, factor)
+            config = dataclasses.replace(config, population_size=default_population_size(configs))
+        self.goal_score = config.goal  # on raw scores here: the engine sees rank fitness
+        super().__init__(
+            objective=objective,
+            max_trials=None,
+            seed=seed,
+            hyperparameters=hyperparameters,
+            allow_new_entries=allow_new_entries,
+            tune_new_entries=tune_new_entries,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+            config=dataclasses.replace(config, goal=None),
+        )
+        self.max_trials = max_trials  # every trial counts, promotions included
+        self.config = config
+        self.engine.direction = "max"  # the engine is told rank fitness, always maximised
+        self.fidelity: dict[str, list] = {}  # trial id -> [configuration id, rung]
+
+    # Handing out trials ----------------------------------------------------------------------
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        """A promotion when one is due (ASHA), else a new configuration from the evolution.
+
+        Returns Keras Tuner's answer; every RUNNING answer carries the Hyperband values.
+        """
+        self._sync()
+        if self._goal_reached():
+            return self._answer(self.engine.stop("goal"))
+        left = self.budget - self.epochs_spent()
+        promoted = self._next_promotion()
+        if promoted is not None:
+            config_id, rung = promoted
+            if self.rungs[rung + 1] - self.rungs[rung] <= left:
+                return self._promote(trial_id, config_id, rung)
+        if self.rungs[0] > left:
+            return self._out_of_budget(left)
+        decision = self._ask_engine(trial_id)
+        if decision.action == STOP and decision.reason in ("exhausted", "generations"):
+            if self._promotions_may_come():
+                # No new configuration, but the running trials may still earn promotions.
+                self.engine.stop_reason = None
+                decision = Decision(IDLE)
+        if decision.action == RUN:
+            self.fidelity[trial_id] = [trial_id, 0]
+            decision.values.update(self._tuner_values(0))
+        return self._answer(decision)
+
+    def _promote(self, trial_id: str, config_id: str, rung: int) -> dict[str, Any]:
+        previous = self._trial_at(config_id, rung)
+        values = {
+            name: value
+            for name, value in self.trials[previous].hyperparameters.values.items()
+            if not name.startswith("tuner/")
+        }
+        values.update(self._tuner_values(rung + 1), **{"tuner/trial_id": previous})
+        self.fidelity[trial_id] = [config_id, rung + 1]
+        return {"status": TrialStatus.RUNNING, "values": values}
+
+    def _tuner_values(self, rung: int) -> dict[str, int]:
+        # Keras Tuner's bracket R, round r trains to ceil(max_epochs / factor**(R - r)): ours.
+        return {
+            "tuner/epochs": self.rungs[rung],
+            "tuner/initial_epoch": self.rungs[rung - 1] if rung else 0,
+            "tuner/bracket": len(self.rungs) - 1,
+            "tuner/round": rung,
+        }
+
+    def _out_of_budget(self, left: int) -> dict[str, Any]:
+        smallest = min(b - a for a, b in zip(self.rungs, self.rungs[1:])) if self.rungs[1:] else 0
+        if self.ongoing_trials and 0 < smallest <= left:
+            return {"status": TrialStatus.IDLE, "values": None}  # a promotion may still fit
+        return self._answer(self.engine.stop("budget"))
+
+    def _promotions_may_come(self) -> bool:
+        running = {trial.trial_id for trial in self.ongoing_trials.values()}
+        running.update(self.retry_queue)
+        top = len(self.rungs) - 1
+        return any(self.fidelity.get(tid, [tid, 0])[1] < top for tid in running)
+
+    def _next_promotion(self) -> tuple[str, int] | None:
+        results, promoted = self._rung_results()
+        return fidelity.promotion(results[:-1], promoted, self.factor, self.objective.direction)
+
+    def _goal_reached(self) -> bool:
+        if self.goal_score is None:
+            return False
+        direction = self.objective.direction
+        return any(
+            at_least(score, self.goal_score, direction)
+            for rung_results in self._rung_results()[0]
+            for _, score in rung_results
+        )
+
+    def epochs_spent(self) -> int:
+        """Epochs handed out so far (running trials included; a promotion pays its extra)."""
+        spent = 0
+        for _, rung in self._fidelity_rows():
+            spent += self.rungs[rung] - (self.rungs[rung - 1] if rung else 0)
+        return spent
+
+    # What the trials say, by rung ------------------------------------------------------------
+
+    def _fidelity_rows(self) -> list[tuple[str, int]]:
+        """`(configuration id, rung)` of every trial, in start order (unknown ones: rung 0)."""
+        return [tuple(self.fidelity.get(tid, (tid, 0))) for tid in self.trials]
+
+    def _trial_at(self, config_id: str, rung: int) -> str:
+        for trial_id in self.trials:
+            if tuple(self.fidelity.get(trial_id, (trial_id, 0))) == (config_id, rung):
+                return trial_id
+        raise KeyError(f"configuration {config_id} has no trial at rung {rung}")
+
+    def _rung_results(self) -> tuple[list[list[tuple[str, float]]], list[set[str]]]:
+        """Per rung: the completed `(configuration, score)` results, and the configurations
+        already promoted from it (they have a trial at the next rung, whatever its state)."""
+        results: list[list[tuple[str, float]]] = [[] for _ in self.rungs]
+        promoted: list[set[str]] = [set() for _ in self.rungs]
+        for trial_id, (config_id, rung) in zip(self.trials, self._fidelity_rows()):
+            if rung > 0:
+                promoted[rung - 1].add(config_id)
+            score = self._final_score(self.trials[trial_id])
+            if score is not None:
+                results[rung].append((config_id, float(score)))
+        return results, promoted
+
+    def _highest(self) -> dict[str, tuple[int, float]]:
+        """Per configuration with a result: its highest rung with a result, and that score."""
+        highest: dict[str, tuple[int, float]] = {}
+        for rung, rung_results in enumerate(self._rung_results()[0]):
+            for config_id, score in rung_results:
+                highest[config_id] = (rung, score)
+        return highest
+
+    # Keeping the engine in step --------------------------------------------------------------
+
+    def _configs(self) -> list[str]:
+        return [tid for tid, (_, rung) in zip(self.trials, self._fidelity_rows()) if rung == 0]
+
+    def _members_unknown(self) -> bool:
+        return len(self._configs()) > len(self.engine.genomes)
+
+    def _rebuild(self) -> None:
+        genomes = {
+            tid: space_lib.repair(self.hyperparameters, self.trials[tid].hyperparameters.values)
+            for tid in self._configs()
+        }
+        self.engine.remember(genomes, {})
+        self._stale = False
+        self._tell_new_results()
+
+    def _tell_new_results(self) -> None:
+        """Tells the engine every configuration's rank fitness (ranks shift with each result)."""
+        fitness: dict[str, float | None] = dict(
+            fidelity.rank_fitness(self._highest(), self.objective.direction)
+        )
+        ended = set(self.end_order)
+        for config_id in self.engine.genomes:
+            if config_id not in fitness and config_id in ended:
+                fitness[config_id] = None  # failed at the lowest rung
+        self.engine.retell(fitness)
+        self._told = len(self.end_order)
+
+    def _running_ids(self) -> set[str]:
+        """Configurations still running at the lowest rung (promotions do not hold a generation)."""
+        return {tid for tid in super()._running_ids() if self.fidelity.get(tid, [tid, 0])[1] == 0}
+
+    # State, snapshots ------------------------------------------------------------------------
+
+    def _fidelity_state(self) -> dict[str, Any]:
+        return {
+            "max_epochs": self.max_epochs,
+            "factor": self.factor,
+            "min_epochs": self.min_epochs,
+            "rungs": self.rungs,
+            "budget": self.budget,
+            "trials": self.fidelity,
+        }
+
+    def get_state(self) -> dict[str, Any]:
+        return {**super().get_state(), "fidelity": self._fidelity_state()}
+
+    def _encoded_state(self) -> dict[str, str]:
+        return {**super()._encoded_state(), "fidelity": json.dumps(self._fidelity_state())}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        saved = state.get("fidelity")
+        if saved is not None:  # the schedule of a running search is kept, as its population
+            self.max_epochs, self.factor = saved["max_epochs"], saved["factor"]
+            self.min_epochs, self.rungs = saved["min_epochs"], saved["rungs"]
+            self.budget = max(self.budget, saved["budget"]) if self.budget else saved["budget"]
+            self.fidelity = {tid: list(row) for tid, row in saved["trials"].items()}
+
+    def get_best_trials(self, num_trials: int = 1) -> list:
+        """The best completed trials: those trained the most epochs first, then by score.
+
+        Keras Tuner's version ranks a 1-epoch score against a 27-epoch one as if they were
+        equal, and pads its answer with trials that did not complete.
+        """
+        sign = 1.0 if self.objective.direction == "max" else -1.0
+        completed = [
+            trial for trial in self.trials.values() if self._final_score(trial) is not None
+        ]
+        completed.sort(
+            key=lambda t: (-self._rung_of(t.trial_id), -sign * float(t.score), t.trial_id)
+        )
+        return completed[:num_trials]
+
+    def _rung_of(self, trial_id: str) -> int:
+        return self.fidelity.get(trial_id, [trial_id, 0])[1]
+
+    @property
+    def history(self) -> History:
+        """The History of configurations: each scored at its highest rung, with those epochs.
+
+        The lineage of a configuration also lists its trials by epochs (`"trials"`), the
+        epochs of its score (`"epochs"`) and which trial each promotion continued.
+        """
+        self._sync()
+        raw = self.engine.history(self.objective_name)
+        highest = self._highest()
+        trials_by_config: dict[str, dict[str, str]] = {}
+        for trial_id, (config_id, rung) in zip(self.trials, self._fidelity_rows()):
+            trials_by_config.setdefault(config_id, {})[str(self.rungs[rung])] = trial_id
+        for config_id, record in raw.lineage.items():
+            record["trials"] = trials_by_config.get(config_id, {})
+            if config_id in highest:
+                record["epochs"] = self.rungs[highest[config_id][0]]
+        raw.generations = [
+            Generation(
+                index=g.index,
+                members=g.members,
+                elites=g.elites,
+                scores=[highest.get(tid, (0, None))[1] for tid in g.members],
+            )
+            for g in raw.generations
+        ]
+        raw.direction = self.objective.direction
+        raw.epochs = {cid: self.rungs[rung] for cid, (rung, _) in highest.items()}
+        return raw
+
+    def trial_score(self, trial_id: str) -> float | None:
+        """The score of a completed trial, at the epochs it was trained for."""
+        return self._final_score(self.trials[trial_id]) if trial_id in self.trials else None
