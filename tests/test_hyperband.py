@@ -1,0 +1,308 @@
+"""EvolutionaryHyperbandOracle: Hyperband's trial protocol, asynchronous promotions, budgets."""
+
+import math
+
+import keras_tuner as kt
+import pytest
+from keras_tuner.engine.trial import TrialStatus
+
+import keras_tuner_evolution as kte
+from keras_tuner_evolution import fidelity
+from keras_tuner_evolution.hyperband import EvolutionaryHyperbandOracle
+from keras_tuner_evolution.tuners import check_epochs
+from tests.golden.scenarios import conditional_space
+from tests.helpers import mixed_space
+
+OBJECTIVE = kt.Objective("score", "max")
+
+
+def curve(values, epochs):
+    """Crossing learning curves: wide networks start slow and end high."""
+    quality = 1 - abs(values.get("units", 64) - 160) / 320 - abs(values.get("dropout", 0.2) - 0.2)
+    speed = 1 + values.get("units", 64) / 32
+    return quality * (1 - math.exp(-epochs / speed))
+
+
+def make_oracle(tmp_path, seed=1, space=None, name="p", **kwargs):
+    kwargs.setdefault("max_epochs", 27)
+    oracle = EvolutionaryHyperbandOracle(
+        objective=OBJECTIVE, seed=seed, hyperparameters=space or mixed_space(), **kwargs
+    )
+    oracle._set_project_dir(str(tmp_path), name)
+    oracle.verbose = 0
+    return oracle
+
+
+def step(oracle, tuner_id="w0"):
+    trial = oracle.create_trial(tuner_id)
+    return trial if trial.status == TrialStatus.RUNNING else None
+
+
+def finish(oracle, trial, score=None):
+    values = trial.hyperparameters.values
+    value = curve(values, values["tuner/epochs"]) if score is None else score
+    oracle.update_trial(trial.trial_id, {"score": value})
+    trial.status = TrialStatus.COMPLETED
+    oracle.end_trial(trial)
+
+
+def run(oracle, limit=10_000):
+    trials = []
+    while len(trials) < limit and (trial := step(oracle)) is not None:
+        finish(oracle, trial)
+        trials.append(trial)
+    return trials
+
+
+def config_values(trial):
+    return {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+
+
+def test_trials_speak_keras_tuners_hyperband_protocol(tmp_path):
+    oracle = make_oracle(tmp_path)
+    trials = run(oracle)
+    by_id = {trial.trial_id: trial for trial in trials}
+    assert oracle.rungs == [1, 3, 9, 27]
+    continued = 0
+    for trial in trials:
+        values = trial.hyperparameters.values
+        rung = oracle.rungs.index(values["tuner/epochs"])
+        assert values["tuner/round"] == rung and values["tuner/bracket"] == 3
+        assert values["tuner/initial_epoch"] == (oracle.rungs[rung - 1] if rung else 0)
+        if rung:
+            previous = by_id[values["tuner/trial_id"]]  # continues an earlier, completed trial
+            assert previous.status == TrialStatus.COMPLETED
+            assert previous.hyperparameters.values["tuner/epochs"] == values["tuner/initial_epoch"]
+            assert config_values(previous) == config_values(trial)
+            continued += 1
+        else:
+            assert "tuner/trial_id" not in values
+    assert continued > 0 and max(t.hyperparameters.values["tuner/epochs"] for t in trials) == 27
+
+
+def test_default_budget_is_what_keras_tuner_hyperband_trains(tmp_path):
+    stock = kt.oracles.HyperbandOracle(
+        objective=OBJECTIVE, max_epochs=27, factor=3, seed=1, hyperparameters=mixed_space()
+    )
+    stock._set_project_dir(str(tmp_path), "stock")
+    stock.verbose = 0
+    spent = sum(
+        t.hyperparameters.values["tuner/epochs"] - t.hyperparameters.values["tuner/initial_epoch"]
+        for t in run(stock)
+    )
+    assert spent == fidelity.hyperband_epochs(27, 3) == 375
+    oracle = make_oracle(tmp_path)
+    assert oracle.budget == 375
+    run(oracle)
+    assert oracle.epochs_spent() == 375 and oracle.stop_reason == "budget"
+
+
+def test_an_explicit_budget_and_a_trial_cap_are_kept(tmp_path):
+    oracle = make_oracle(tmp_path, max_epochs_total=200, name="budget")
+    run(oracle)
+    assert 200 - oracle.rungs[0] < oracle.epochs_spent() <= 200
+    capped = make_oracle(tmp_path, max_trials=25, name="capped")
+    assert len(run(capped)) == 25 and capped.stop_reason == "max_trials"
+
+
+def test_promotion_only_from_the_top_of_a_rung_as_it_was_then(tmp_path):
+    oracle = make_oracle(tmp_path)
+    results = {}  # rung epochs -> scores so far
+    for trial in run(oracle):
+        values = trial.hyperparameters.values
+        if "tuner/trial_id" in values:
+            below = results[values["tuner/initial_epoch"]]
+            parent = oracle.trials[values["tuner/trial_id"]].score
+            keep = len(below) // 3
+            assert keep >= 1 and parent >= sorted(below, reverse=True)[keep - 1]
+        results.setdefault(values["tuner/epochs"], []).append(trial.score)
+
+
+def test_new_configurations_are_never_repeated_and_reproducible(tmp_path):
+    first = run(make_oracle(tmp_path, seed=4, name="a"))
+    second = run(make_oracle(tmp_path, seed=4, name="b"))
+    assert [config_values(t) for t in first] == [config_values(t) for t in second]
+    fresh = [t for t in first if t.hyperparameters.values["tuner/epochs"] == 1]
+    keys = {tuple(sorted(config_values(t).items())) for t in fresh}
+    assert len(keys) == len(fresh)
+    assert [config_values(t) for t in run(make_oracle(tmp_path, seed=5, name="c"))] != [
+        config_values(t) for t in first
+    ]
+
+
+def test_resume_continues_exactly(tmp_path):
+    expected = [config_values(t) for t in run(make_oracle(tmp_path, seed=2, name="whole"))]
+    oracle = make_oracle(tmp_path, seed=2, name="split")
+    done = run(oracle, limit=40)
+    resumed = make_oracle(tmp_path, seed=99, name="split", max_epochs=9)  # saved state wins
+    resumed.reload()
+    assert resumed.rungs == [1, 3, 9, 27]
+    rest = run(resumed)
+    assert [config_values(t) for t in done + rest] == expected
+
+
+def test_best_trials_and_history_never_compare_scores_of_different_epochs(tmp_path):
+    oracle = make_oracle(tmp_path, max_epochs=9, factor=3)
+    first = step(oracle)
+    finish(oracle, first, score=0.99)  # a lucky 1-epoch score
+    others = [step(oracle, f"w{i}") for i in range(3)]
+    for trial, score in zip(others, (0.5, 0.6, 0.4)):
+        finish(oracle, trial, score)
+    promoted = step(oracle)  # the top third of rung 1 (the 0.99 one) continues to 3 epochs
+    assert promoted.hyperparameters.values["tuner/trial_id"] == first.trial_id
+    finish(oracle, promoted, score=0.7)
+    best = oracle.get_best_trials(2)
+    assert [t.trial_id for t in best] == [promoted.trial_id, first.trial_id]
+    history = oracle.history
+    assert history.fittest["fitness"] == 0.7 and history.fittest["trial_id"] == first.trial_id
+    assert history.epochs[first.trial_id] == 3
+    assert history.lineage[first.trial_id]["trials"] == {
+        "1": first.trial_id,
+        "3": promoted.trial_id,
+    }
+
+
+def test_rank_fitness_orders_by_rung_then_score():
+    fitness = fidelity.rank_fitness({"a": (0, 0.99), "b": (1, 0.10), "c": (1, 0.20)}, "max")
+    assert fitness["c"] > fitness["b"] > fitness["a"]
+    low = fidelity.rank_fitness({"a": (0, 0.5), "b": (0, 0.1)}, "min")
+    assert low["b"] > low["a"]
+
+
+def test_parallel_workers_are_not_held_by_a_rung(tmp_path):
+    oracle = make_oracle(tmp_path, seed=3)
+    running = [step(oracle, f"w{i}") for i in range(3)]
+    for _ in range(60):  # three workers, ending trials in turn, never waiting
+        finish(oracle, running.pop(0))
+        trial = step(oracle, "w9")
+        assert trial is not None, "a worker was kept idle"
+        running.append(trial)
+
+
+def test_conditional_spaces_keep_only_active_values(tmp_path):
+    oracle = make_oracle(tmp_path, space=conditional_space(), max_epochs=9)
+    for trial in run(oracle):
+        values = config_values(trial)
+        if values["model"] != "mlp":
+            assert "layers" not in values and "dropout" not in values
+
+
+@pytest.mark.parametrize(
+    "arguments, named",
+    [
+        (dict(max_epochs=0), "max_epochs"),
+        (dict(factor=1), "factor"),
+        (dict(hyperband_iterations=0), "hyperband_iterations"),
+        (dict(min_epochs=30), "min_epochs"),
+        (dict(max_epochs_total=40), "max_epochs_total"),
+        (dict(patience=2), "patience"),
+        (dict(warm_start_from=("d", "p")), "warm_start_from"),
+    ],
+)
+def test_bad_arguments_are_named(arguments, named):
+    with pytest.raises(ValueError, match=f"`{named}`"):
+        EvolutionaryHyperbandOracle(objective=OBJECTIVE, **{"max_epochs": 27, **arguments})
+
+
+def test_a_run_trial_that_ignores_the_epochs_is_reported():
+    hp = kt.HyperParameters()
+    hp.values = {"tuner/epochs": 9, "tuner/initial_epoch": 3}
+    trial = kt.engine.trial.Trial(hp, trial_id="7")
+    check_epochs(trial, [3, 4, 5, 6, 7, 8])  # as asked
+    check_epochs(trial, [3, 4])  # stopped early: fine
+    with pytest.raises(RuntimeError, match="tuner/initial_epoch"):
+        check_epochs(trial, list(range(9)))  # retrained from scratch
+    with pytest.raises(RuntimeError, match="tuner/epochs"):
+        check_epochs(trial, list(range(3, 20)))  # trained past tuner/epochs
+
+
+def test_tuner_is_a_drop_in_for_keras_tuner_hyperband(tmp_path):
+    tuner = kte.EvolutionaryHyperband(
+        lambda hp: None, objective="val_accuracy", max_epochs=9, factor=3, seed=1,
+        population_size=6, directory=str(tmp_path), project_name="p",
+    )  # fmt: skip
+    assert isinstance(tuner, kt.Hyperband)
+    assert isinstance(tuner.oracle, EvolutionaryHyperbandOracle)
+    assert tuner.oracle.budget == fidelity.hyperband_epochs(9, 3)
+    assert tuner.oracle.population_size == 6
+
+
+# Real training ------------------------------------------------------------------------------
+
+
+def _digits():
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype("float32")
+    order = np.random.default_rng(0).permutation(len(x))[:400]
+    return x[order[:300]], y[order[:300]], x[order[300:]], y[order[300:]]
+
+
+def _build(hp):
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(hp.Int("units", 8, 64, step=8), activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp.Choice("learning_rate", [1e-3, 1e-2, 3e-2])),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+@pytest.mark.slow
+def test_promoted_models_continue_their_checkpoint(tmp_path):
+    x, y, xv, yv = _digits()
+    tuner = kte.EvolutionaryHyperband(
+        _build, objective="val_accuracy", max_epochs=3, factor=3, max_epochs_total=24,
+        seed=2, directory=str(tmp_path), project_name="mf",
+    )  # fmt: skip
+    seen = {}
+    original = tuner.on_epoch_end
+
+    def record(trial, model, epoch, logs=None):
+        seen.setdefault(trial.trial_id, []).append(epoch)
+        original(trial, model, epoch, logs)
+
+    tuner.on_epoch_end = record
+    tuner.search(x, y, validation_data=(xv, yv), epochs=50, verbose=0)  # epochs: not used
+    oracle = tuner.oracle
+    assert oracle.epochs_spent() <= 24 and oracle.stop_reason == "budget"
+    promoted = [t for t in oracle.trials.values() if "tuner/trial_id" in t.hyperparameters.values]
+    assert promoted, "no configuration was promoted"
+    for trial in promoted:
+        assert seen[trial.trial_id] == [1, 2]  # only the extra epochs, from the checkpoint
+    fresh = [t for t in oracle.trials.values() if t not in promoted]
+    assert all(seen[t.trial_id] == [0] for t in fresh)
+    best_model = tuner.get_best_models(1)[0]
+    best = oracle.get_best_trials(1)[0]
+    assert best.hyperparameters.values["tuner/epochs"] == 3
+    assert tuner.history.fittest["trial_id"] == oracle.fidelity[best.trial_id][0]
+    assert best_model.evaluate(xv, yv, verbose=0)[1] == pytest.approx(best.score, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_a_custom_run_trial_that_trains_full_epochs_is_stopped_with_a_clear_error(tmp_path):
+    x, y, xv, yv = _digits()
+
+    class Careless(kte.EvolutionaryHyperband):
+        def run_trial(self, trial, *args, **kwargs):
+            kwargs["epochs"] = 3  # ignores tuner/epochs and tuner/initial_epoch
+            kwargs.pop("initial_epoch", None)
+            return kt.Tuner.run_trial(self, trial, *args, **kwargs)
+
+    tuner = Careless(
+        _build, objective="val_accuracy", max_epochs=3, factor=3, seed=1,
+        directory=str(tmp_path), project_name="careless",
+    )  # fmt: skip
+    with pytest.raises(RuntimeError, match="tuner/epochs"):
+        tuner.search(x, y, validation_data=(xv, yv), verbose=0)
+    assert len(tuner.oracle.end_order) == 1  # the first trial ended and was saved
