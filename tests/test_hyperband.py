@@ -306,3 +306,32 @@ def test_a_custom_run_trial_that_trains_full_epochs_is_stopped_with_a_clear_erro
     with pytest.raises(RuntimeError, match="tuner/epochs"):
         tuner.search(x, y, validation_data=(xv, yv), verbose=0)
     assert len(tuner.oracle.end_order) == 1  # the first trial ended and was saved
+
+
+@pytest.mark.slow
+def test_tensorboard_shows_the_epochs_and_the_continued_trial(tmp_path):
+    from keras_tuner_evolution.tuners import FunctionTuner
+    from tests.test_tensorboard import get_experiment, get_sessions, in_process_tensorboard
+
+    oracle = make_oracle(tmp_path, max_epochs=9, max_epochs_total=60, name="oracle")
+
+    def score(hp):
+        return curve(hp.values, hp.values["tuner/epochs"])
+
+    tuner = FunctionTuner(
+        score, oracle, tensorboard_dir=str(tmp_path / "logs"), directory=str(tmp_path),
+        project_name="tb",
+    )  # fmt: skip
+    tuner.search(verbose=0)
+    with in_process_tensorboard(tmp_path / "logs") as url:
+        names = {info["name"] for info in get_experiment(url)["hparamInfos"]}
+        sessions = get_sessions(url)
+    assert {"tuner/epochs", "tuner/initial_epoch", "tuner/trial_id"} <= names
+    promoted = [s for s in sessions.values() if s["hparams"].get("origin") == "promoted"]
+    assert promoted and len(sessions) == len(oracle.trials)
+    for session in promoted:
+        continued = session["hparams"]["tuner/trial_id"]
+        assert session["hparams"]["parents"] == continued
+        assert session["hparams"]["tuner/initial_epoch"] == (
+            oracle.trials[continued].hyperparameters.values["tuner/epochs"]
+        )

@@ -17,7 +17,9 @@ from keras_tuner_evolution import space as space_lib
 
 # Hyperparameter names under which each session records its lineage.
 LINEAGE_FIELDS = ("generation", "origin", "parents", "mutated")
-ORIGINS = ("random", "child", "initial")
+ORIGINS = ("random", "child", "initial", "warm_start", "promoted")
+# Keras Tuner's Hyperband values that a multi-fidelity trial carries (see `fidelity_infos`).
+FIDELITY_FIELDS = ("tuner/epochs", "tuner/initial_epoch", "tuner/trial_id")
 
 _RANGED = (hp_module.Int, hp_module.Float)
 
@@ -116,7 +118,10 @@ def _lineage_infos(names: Mapping[str, str], generations: int | None) -> list[An
     origin = api_pb2.HParamInfo(
         name=names["origin"],
         display_name=names["origin"],
-        description="How the trial was made: random, child (crossover and mutation), initial.",
+        description=(
+            "How the trial was made: random, child (crossover and mutation), initial, "
+            "warm_start, or promoted (continued to more epochs)."
+        ),
         type=api_pb2.DATA_TYPE_STRING,
     )
     origin.domain_discrete.extend(ORIGINS)
@@ -134,6 +139,45 @@ def _lineage_infos(names: Mapping[str, str], generations: int | None) -> list[An
         type=api_pb2.DATA_TYPE_STRING,
     )
     return [generation, origin, parents, mutated]
+
+
+def fidelity_infos(rungs: Sequence[int]) -> list[Any]:
+    """`HParamInfo`s of a multi-fidelity trial's epochs and the trial it continued."""
+    from tensorboard.plugins.hparams import api_pb2
+
+    epochs = api_pb2.HParamInfo(
+        name="tuner/epochs",
+        display_name="tuner/epochs",
+        description="Epochs the trial's model was trained to (its rung).",
+        type=api_pb2.DATA_TYPE_FLOAT64,
+        differs=True,
+    )
+    epochs.domain_discrete.extend(float(e) for e in rungs)
+    initial = api_pb2.HParamInfo(
+        name="tuner/initial_epoch",
+        display_name="tuner/initial_epoch",
+        description="Epoch the trial started from (0 for a new configuration).",
+        type=api_pb2.DATA_TYPE_FLOAT64,
+    )
+    initial.domain_discrete.extend(float(e) for e in [0, *rungs[:-1]])
+    continued = api_pb2.HParamInfo(
+        name="tuner/trial_id",
+        display_name="tuner/trial_id",
+        description="The trial whose checkpoint this one continued (empty for a new one).",
+        type=api_pb2.DATA_TYPE_STRING,
+    )
+    return [epochs, initial, continued]
+
+
+def fidelity_hparams(values: Mapping[str, Any]) -> dict[str, float | str]:
+    """A multi-fidelity session's epochs and continued trial (empty for other trials)."""
+    if "tuner/epochs" not in values:
+        return {}
+    return {
+        "tuner/epochs": float(values["tuner/epochs"]),
+        "tuner/initial_epoch": float(values.get("tuner/initial_epoch", 0)),
+        "tuner/trial_id": str(values.get("tuner/trial_id", "")),
+    }
 
 
 def metric_infos(names: Sequence[str], descriptions: Mapping[str, str] | None = None) -> list:

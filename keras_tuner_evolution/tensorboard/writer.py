@@ -23,6 +23,8 @@ from keras_tuner_evolution.history import History
 from keras_tuner_evolution.tensorboard.diversity import population_diversity
 from keras_tuner_evolution.tensorboard.events import EventWriter, remove_own_files, written_steps
 from keras_tuner_evolution.tensorboard.hparams import (
+    fidelity_hparams,
+    fidelity_infos,
     hparam_infos,
     lineage_names,
     metric_infos,
@@ -187,6 +189,9 @@ class TensorBoardLogger:
         if not isinstance(generations, int):  # a plain Keras Tuner oracle, or a worker's client
             generations = None
         hparams = hparam_infos(space, lineage_names(h.name for h in space.space), generations)
+        rungs = getattr(self.oracle, "rungs", None)  # a multi-fidelity search
+        if isinstance(rungs, list):
+            hparams += fidelity_infos(rungs)
         infos = metric_infos(metrics, self._descriptions())
         key = (
             tuple(info.SerializeToString(deterministic=True) for info in hparams),
@@ -232,11 +237,15 @@ class TensorBoardLogger:
         session = self._sessions[trial_id]
         if session["hparams"] is None:
             trial = session["trial"]
-            record = self._history().lineage.get(trial_id, {})
             space = trial.hyperparameters
+            record = self._history().lineage.get(trial_id, {})
+            continued = space.values.get("tuner/trial_id")
+            if continued is not None:  # a promotion: it continues an earlier trial
+                record = {"origin": "promoted", "parents": [continued], "mutated": []}
             values = space_lib.repair(space, space.values)
             names = lineage_names(h.name for h in space.space)
             session["hparams"] = session_hparams(values, record, names)
+            session["hparams"].update(fidelity_hparams(space.values))
         folder = os.path.join(logdir, str(trial_id))
         old = self._writers.pop((logdir, trial_id), None)
         if old is not None:
