@@ -202,7 +202,8 @@ def assert_dashboard(url, tuner, metrics):
             assert info["domainInterval"]["minValue"] == pytest.approx(hp.min_value)
             assert info["domainInterval"]["maxValue"] == pytest.approx(hp.max_value)
     assert {"generation", "origin", "parents", "mutated"} <= set(infos)
-    assert infos["origin"]["domainDiscrete"] == ["random", "child", "initial"]
+    origins = ["random", "child", "initial", "warm_start", "promoted"]
+    assert infos["origin"]["domainDiscrete"] == origins
     assert [m["name"]["tag"] for m in experiment["metricInfos"]] == metrics
 
     sessions = wait_for(lambda: get_sessions(url), lambda s: len(s) >= len(oracle.trials))
