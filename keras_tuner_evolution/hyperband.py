@@ -18,7 +18,7 @@ from typing import Any
 
 from keras_tuner.engine.trial import TrialStatus
 
-from keras_tuner_evolution import fidelity
+from keras_tuner_evolution import fidelity, persistence
 from keras_tuner_evolution import space as space_lib
 from keras_tuner_evolution.config import (
     EvolutionConfig,
@@ -140,6 +140,8 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         self.config = config
         self.engine.direction = "max"  # the engine is told rank fitness, always maximised
         self.fidelity: dict[str, list] = {}  # trial id -> [configuration id, rung]
+        self._cached: RungView | None = None
+        self._encoded_trials = persistence.GrowingJSON()
 
     # Handing out trials ----------------------------------------------------------------------
 
@@ -218,48 +220,40 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
 
     def epochs_spent(self) -> int:
         """Epochs handed out so far (running trials included; a promotion pays its extra)."""
-        spent = 0
-        for _, rung in self._fidelity_rows():
-            spent += self.rungs[rung] - (self.rungs[rung - 1] if rung else 0)
-        return spent
+        paid = [epochs - (self.rungs[r - 1] if r else 0) for r, epochs in enumerate(self.rungs)]
+        return sum(paid[rung] for _, rung in self._fidelity_rows())
 
     # What the trials say, by rung ------------------------------------------------------------
 
+    def _view(self) -> RungView:
+        """The trials by rung, rebuilt only when a trial started or ended (it is read several
+        times per call, and scanning every trial each time made the oracle slow)."""
+        key = (len(self.trials), len(self.end_order), len(self.fidelity))
+        if self._cached is None or self._cached.key != key:
+            self._cached = RungView.of(self, key)
+        return self._cached
+
     def _fidelity_rows(self) -> list[tuple[str, int]]:
         """`(configuration id, rung)` of every trial, in start order (unknown ones: rung 0)."""
-        return [tuple(self.fidelity.get(tid, (tid, 0))) for tid in self.trials]
+        return self._view().rows
 
     def _trial_at(self, config_id: str, rung: int) -> str:
-        for trial_id in self.trials:
-            if tuple(self.fidelity.get(trial_id, (trial_id, 0))) == (config_id, rung):
-                return trial_id
-        raise KeyError(f"configuration {config_id} has no trial at rung {rung}")
+        return self._view().trial_at[(config_id, rung)]
 
     def _rung_results(self) -> tuple[list[list[tuple[str, float]]], list[set[str]]]:
         """Per rung: the completed `(configuration, score)` results, and the configurations
         already promoted from it (they have a trial at the next rung, whatever its state)."""
-        results: list[list[tuple[str, float]]] = [[] for _ in self.rungs]
-        promoted: list[set[str]] = [set() for _ in self.rungs]
-        for trial_id, (config_id, rung) in zip(self.trials, self._fidelity_rows()):
-            if rung > 0:
-                promoted[rung - 1].add(config_id)
-            score = self._final_score(self.trials[trial_id])
-            if score is not None:
-                results[rung].append((config_id, float(score)))
-        return results, promoted
+        view = self._view()
+        return view.results, view.promoted
 
     def _highest(self) -> dict[str, tuple[int, float]]:
         """Per configuration with a result: its highest rung with a result, and that score."""
-        highest: dict[str, tuple[int, float]] = {}
-        for rung, rung_results in enumerate(self._rung_results()[0]):
-            for config_id, score in rung_results:
-                highest[config_id] = (rung, score)
-        return highest
+        return self._view().highest
 
     # Keeping the engine in step --------------------------------------------------------------
 
     def _configs(self) -> list[str]:
-        return [tid for tid, (_, rung) in zip(self.trials, self._fidelity_rows()) if rung == 0]
+        return self._view().configs
 
     def _members_unknown(self) -> bool:
         return len(self._configs()) > len(self.engine.genomes)
@@ -305,7 +299,10 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         return {**super().get_state(), "fidelity": self._fidelity_state()}
 
     def _encoded_state(self) -> dict[str, str]:
-        return {**super()._encoded_state(), "fidelity": json.dumps(self._fidelity_state())}
+        # The trial map only grows and its rows never change: each is encoded once.
+        encoded = {key: json.dumps(value) for key, value in self._fidelity_state().items()}
+        encoded["trials"] = self._encoded_trials.dict_text(self.fidelity)
+        return {**super()._encoded_state(), "fidelity": persistence.json_object(encoded)}
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
@@ -315,6 +312,8 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             self.min_epochs, self.rungs = saved["min_epochs"], saved["rungs"]
             self.budget = max(self.budget, saved["budget"]) if self.budget else saved["budget"]
             self.fidelity = {tid: list(row) for tid, row in saved["trials"].items()}
+        self._cached = None
+        self._encoded_trials = persistence.GrowingJSON()
 
     def get_best_trials(self, num_trials: int = 1) -> list:
         """The best completed trials: those trained the most epochs first, then by score.
@@ -367,3 +366,40 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
     def trial_score(self, trial_id: str) -> float | None:
         """The score of a completed trial, at the epochs it was trained for."""
         return self._final_score(self.trials[trial_id]) if trial_id in self.trials else None
+
+
+@dataclasses.dataclass
+class RungView:
+    """The trials of a multi-fidelity search seen by rung (a snapshot, see `_view`)."""
+
+    key: tuple
+    rows: list[tuple[str, int]]
+    configs: list[str]
+    trial_at: dict[tuple[str, int], str]
+    results: list[list[tuple[str, float]]]
+    promoted: list[set[str]]
+    highest: dict[str, tuple[int, float]]
+
+    @classmethod
+    def of(cls, oracle: EvolutionaryHyperbandOracle, key: tuple) -> RungView:
+        rows = [tuple(oracle.fidelity.get(tid, (tid, 0))) for tid in oracle.trials]
+        results: list[list[tuple[str, float]]] = [[] for _ in oracle.rungs]
+        promoted: list[set[str]] = [set() for _ in oracle.rungs]
+        highest: dict[str, tuple[int, float]] = {}
+        for trial_id, (config_id, rung) in zip(oracle.trials, rows):
+            if rung > 0:
+                promoted[rung - 1].add(config_id)
+            trial = oracle.trials[trial_id]
+            if trial.status == TrialStatus.COMPLETED and trial.score is not None:
+                results[rung].append((config_id, float(trial.score)))
+                if rung >= highest.get(config_id, (-1, 0.0))[0]:
+                    highest[config_id] = (rung, float(trial.score))
+        return cls(
+            key=key,
+            rows=rows,
+            configs=[tid for tid, (_, rung) in zip(oracle.trials, rows) if rung == 0],
+            trial_at={tuple(row): tid for tid, row in zip(oracle.trials, rows)},
+            results=results,
+            promoted=promoted,
+            highest=highest,
+        )

@@ -28,9 +28,12 @@ def ranks(scores: Sequence[float], direction: str) -> np.ndarray:
     order = values.argsort(kind="stable")
     ranked = np.empty(len(values), dtype=float)
     ranked[order] = np.arange(len(values), dtype=float)
-    for value in np.unique(values):
-        tied = values == value
-        ranked[tied] = ranked[tied].mean()
+    # Ties: each run of equal sorted values shares the mean of its positions (n log n, not n^2).
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    for start, end in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
+        ranked[order[start:end]] = (start + end - 1) / 2.0
     return ranked
 
 
