@@ -1,13 +1,16 @@
 """The `kte` command line.
 
 ``kte demo`` evolves a `DenseHyperModel` on a small image data set, plots the evolution, writes
-TensorBoard logs, trains the fittest network fully and saves it. TensorFlow, Keras and the
-tuner are imported inside the commands, not when the parser is built.
+TensorBoard logs, trains the fittest network fully and saves it; ``kte show`` summarises a
+project folder (see `keras_tuner_evolution.show`); ``kte launch`` runs a parallel search (see
+`keras_tuner_evolution.distribute`). TensorFlow, Keras and the tuner are imported inside the
+commands, not when the parser is built, so ``kte demo --backend`` can choose Keras's backend.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -17,6 +20,8 @@ from typing import Any
 from keras_tuner_evolution.argtypes import int_at_least, positive_seconds
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
+# Keras 3 backends, and the module each needs (the pip extra of the same name installs it).
+BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 OBJECTIVE = "val_accuracy"
 # Digits is split once, the same way for every --seed, so runs with different seeds search
 # the same problem.
@@ -36,6 +41,42 @@ DEFAULT_PATIENCE = 5
 
 class DatasetUnavailable(RuntimeError):
     """A data set could not be loaded (usually: no internet for the download)."""
+
+
+class BackendUnavailable(RuntimeError):
+    """The Keras backend asked for cannot be used in this process."""
+
+
+def select_backend(name: str | None) -> None:
+    """Makes Keras use backend `name`; must run before Keras is first imported.
+
+    Args:
+        name: A key of `BACKENDS`, or None to keep `KERAS_BACKEND` / Keras's configuration.
+
+    Raises:
+        BackendUnavailable: When the backend's package is not installed, or Keras was already
+            imported with another backend (it cannot switch within a process).
+        ValueError: For a name that is not a Keras 3 backend.
+    """
+    if name is None:
+        return
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}.")
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        current = keras.backend.backend()
+        if current != name:
+            raise BackendUnavailable(
+                f"Keras was already imported with the {current} backend and cannot switch "
+                f"to {name} in this process; run the command in a new process."
+            )
+        return
+    if importlib.util.find_spec(BACKENDS[name]) is None:
+        raise BackendUnavailable(
+            f"the {name} backend needs the {BACKENDS[name]} package, which is not installed: "
+            f"pip install 'keras-tuner-evolution[{name}]'."
+        )
+    os.environ["KERAS_BACKEND"] = name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,9 +107,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_demo(commands)
     from keras_tuner_evolution.distribute.command import add_launch_command  # no heavy imports
+    from keras_tuner_evolution.show import add_show_command
 
     add_launch_command(commands)
+    add_show_command(commands)
     return parser
+
+
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: X)" to an option's help, except when the default is None (the help
+    then says what happens without the option)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None:
+            return action.help or ""
+        return super()._get_help_string(action)
 
 
 def _add_demo(commands: Any) -> None:
@@ -81,7 +134,15 @@ def _add_demo(commands: Any) -> None:
             "stopping and save it. The default run (digits, offline) takes about a minute and a "
             "half on two CPU cores."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsFormatter,
+    )
+    demo.add_argument(
+        "--backend",
+        choices=tuple(BACKENDS),
+        default=None,
+        help="Keras 3 backend to train on (default: $KERAS_BACKEND, else Keras's configured "
+        "one, tensorflow unless changed); jax and torch need their pip extra, e.g. "
+        "pip install 'keras-tuner-evolution[jax]'",
     )
     demo.add_argument(
         "--population",
@@ -106,7 +167,7 @@ def _add_demo(commands: Any) -> None:
         type=positive_seconds,
         default=None,
         metavar="SECONDS",
-        help="training time limit per network (default: none)",
+        help="training time limit per network, in seconds (default: none)",
     )
     demo.add_argument("--seed", type=int_at_least(0), default=1, help="random seed")
     demo.add_argument(
@@ -141,8 +202,9 @@ def run_demo(args: argparse.Namespace) -> int:
     """Runs ``kte demo`` with parsed arguments; returns the exit status."""
     start = time.monotonic()
     try:
+        select_backend(args.backend)
         data = load_dataset(args.dataset)
-    except DatasetUnavailable as error:
+    except (BackendUnavailable, DatasetUnavailable) as error:
         print(f"kte demo: error: {error}", file=sys.stderr)
         return 1
     output = os.path.abspath(args.output)
@@ -184,7 +246,8 @@ def _demo_search(args: argparse.Namespace, data: tuple, output: str) -> tuple[An
     keras.utils.set_random_seed(args.seed)  # weights, dropout and shuffling
     print(
         f"Evolving {args.population} networks for {args.generations} generations on "
-        f"{args.dataset} ({len(x)} training, {len(x_val)} validation samples), "
+        f"{args.dataset} ({len(x)} training, {len(x_val)} validation samples, Keras backend "
+        f"{keras.backend.backend()}), "
         f"{args.epochs} epoch(s) each"
         + (f", at most {args.time_limit:g} s" if args.time_limit else "")
         + "."

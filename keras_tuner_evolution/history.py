@@ -266,7 +266,8 @@ class History:
         ylabel: str = "Fitness",
         show: bool = False,
     ) -> Any:
-        """Draws the mean ± std band and the best line per generation.
+        """Draws each generation's spread of scores (worst to best, and 25th to 75th
+        percentile), its mean and its best.
 
         Works without a display (matplotlib's Agg backend is used when saving only). See
         `keras_tuner_evolution.plots.plot_evolution`.

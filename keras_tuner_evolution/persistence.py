@@ -21,8 +21,6 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from keras_tuner_evolution import _keras_tuner
-
 logger = logging.getLogger("keras_tuner_evolution")
 
 # Suffix of a state file that could not be read, kept aside (never deleted nor overwritten).
@@ -106,6 +104,8 @@ def save_json_text(path: str, text: str, sync: str = "all") -> None:
     if _is_local(path):
         atomic_write_text(path, text, sync)
     else:
+        from keras_tuner_evolution import _keras_tuner  # TensorFlow: only for remote paths
+
         _keras_tuner.write_remote_text(path, text)
 
 
@@ -121,6 +121,8 @@ def load_json(path: str) -> Any:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()
             return json.loads(text)
+        from keras_tuner_evolution import _keras_tuner  # TensorFlow: only for remote paths
+
         return _keras_tuner.load_remote_json(path)
     except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeDecodeError included
         raise StateFileError(

@@ -1,11 +1,14 @@
-"""Figures of a `History`: fitness by generation, and the family tree of a trial.
+"""Figures of a `History`: fitness by generation, and the family tree of a trial; and the
+scores of a search without generations, trial by trial.
 
 matplotlib is imported on first use, and its Agg backend is chosen when a figure is only saved,
-so plots work without a display. `History.plot` and `History.plot_lineage` call these.
+so plots work without a display. `History.plot`, `History.plot_lineage` and `kte show --plot`
+call these.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # history.py imports this module lazily; no cycle at run time
@@ -48,7 +51,13 @@ def plot_evolution(
     ylabel: str = "Fitness",
     show: bool = False,
 ) -> Any:
-    """Draws the mean ± std band and the best line per generation.
+    """Draws each generation's spread of scores, its mean and its best.
+
+    The bands are drawn from the scores observed, never from mean ± std (which runs past the
+    scores, above 1.0 for an accuracy): a light band from the worst to the best score of each
+    generation and a darker one over its middle half (25th to 75th percentile, interpolated
+    between observed scores). A generation without a completed score is left out. Markers,
+    line widths and x ticks adapt to the number of generations, from one to hundreds.
 
     Args:
         history: The search's `History`.
@@ -60,32 +69,98 @@ def plot_evolution(
     Returns:
         The matplotlib `Figure`.
     """
+    import numpy as np
+
     plt = _pyplot(show)
-    rows = [
-        (g.index, mean, std, best)
-        for g, mean, std, best in zip(history.generations, history.mean, history.std, history.best)
-        if mean is not None
-    ]
+    rows = [(g.index, g.completed_scores) for g in history.generations if g.completed_scores]
     fig, ax = plt.subplots(figsize=(7, 4.2))
     if rows:
-        x = [r[0] for r in rows]
-        mean = [r[1] for r in rows]
-        std = [r[2] for r in rows]
-        best = [r[3] for r in rows]
+        x = np.array([index for index, _ in rows], dtype=float)
+        quantiles = np.array([np.percentile(s, [0, 25, 75, 100]) for _, s in rows])
+        mean = [float(np.mean(s)) for _, s in rows]
+        best = [max(s) if history.direction == "max" else min(s) for _, s in rows]
+        band_x = np.array([x[0] - 0.3, x[0] + 0.3]) if len(x) == 1 else x
+        band = quantiles.repeat(2, axis=0) if len(x) == 1 else quantiles
+        ax.fill_between(band_x, band[:, 0], band[:, 3], alpha=0.12, color="C0", label="min – max")
         ax.fill_between(
-            x,
-            [m - s for m, s in zip(mean, std)],
-            [m + s for m, s in zip(mean, std)],
-            alpha=0.25,
-            label="mean ± std",
+            band_x, band[:, 1], band[:, 2], alpha=0.3, color="C0", label="25th – 75th percentile"
         )
-        ax.plot(x, mean, marker="o", label="mean")
-        ax.plot(x, best, marker="^", label="max" if history.direction == "max" else "min")
-        ax.legend(loc="best")
+        style = _line_style(len(x))
+        ax.plot(x, mean, marker="o", color="C0", label="mean", **style)
+        ax.plot(x, best, marker="^", color="C1", label=history.direction, **style)
+        ax.legend(loc="best", fontsize=8)
+        _generation_axis(ax, x)
     ax.set_title(title)
     ax.set_xlabel("Generation")
     ax.set_ylabel(ylabel)
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    return finish(fig, path, show)
+
+
+def _line_style(points: int) -> dict[str, float]:
+    """Markers and line width for a line of `points` points: markers fade out past 40."""
+    if points <= 15:
+        return {"markersize": 6, "linewidth": 1.8}
+    if points <= 40:
+        return {"markersize": 3.5, "linewidth": 1.4}
+    return {"markersize": 0, "linewidth": 1.2}
+
+
+def _generation_axis(ax: Any, x: Any) -> None:
+    """Integer generation ticks, at most about ten; one generation is centred with room."""
+    import matplotlib.ticker
+
+    if len(x) == 1:
+        ax.set_xlim(x[0] - 1, x[0] + 1)
+        ax.set_xticks([x[0]])
+        return
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=10, integer=True))
+    ax.set_xlim(x[0] - 0.5, x[-1] + 0.5)
+
+
+def plot_trials(
+    scores: Sequence[float | None],
+    direction: str = "max",
+    path: str | None = None,
+    title: str = "Score by trial",
+    ylabel: str = "Score",
+    show: bool = False,
+) -> Any:
+    """Draws the score of every trial in the order they were run, and the best so far.
+
+    For searches without generations (a project of another Keras Tuner tuner, read by
+    `kte show --plot`). Trials without a score are left out.
+
+    Args:
+        scores: One score per trial, in run order (None for a trial without one).
+        direction: "max" or "min": which way the best-so-far line improves.
+        path: Where to save the figure (PNG by extension); None to not save.
+        title: Figure title.
+        ylabel: Label of the y axis.
+        show: Also open a window (needs a display).
+
+    Returns:
+        The matplotlib `Figure`.
+    """
+    plt = _pyplot(show)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    points = [(i + 1, s) for i, s in enumerate(scores) if s is not None]
+    if points:
+        x = [i for i, _ in points]
+        y = [s for _, s in points]
+        best, running = [], None
+        for score in y:
+            running = (
+                score if running is None else (max if direction == "max" else min)(running, score)
+            )
+            best.append(running)
+        ax.scatter(x, y, s=18 if len(x) <= 100 else 6, alpha=0.6, label="trial")
+        ax.step(x, best, where="post", color="C1", label=f"best so far ({direction})")
+        ax.legend(loc="best", fontsize=8)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_title(title)
+    ax.set_xlabel("Trial (run order)")
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     return finish(fig, path, show)
 

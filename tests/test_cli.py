@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import runpy
 import subprocess
@@ -142,6 +143,10 @@ def test_demo_reports_a_search_where_nothing_finished(monkeypatch, tmp_path, cap
         (["demo", "--seed", "-1"], "argument --seed: must be at least 0"),
         (["demo", "--patience", "-2"], "argument --patience: must be at least 0"),
         (["demo", "--bogus"], "unrecognized arguments: --bogus"),
+        (
+            ["demo", "--backend", "mxnet"],
+            "argument --backend: invalid choice: 'mxnet' (choose from",
+        ),
         (["evolve"], "argument COMMAND: invalid choice: 'evolve'"),
     ],
 )
@@ -152,15 +157,61 @@ def test_bad_arguments_exit_2_with_a_clear_message(argv, message, capsys):
 
 def test_no_command_prints_help_and_exits_2(capsys):
     assert cli.main([]) == 2
-    assert "demo" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "demo" in err and "show" in err and "launch" in err
 
 
 def test_help_exits_0(capsys):
     assert cli.main(["demo", "--help"]) == 0
     out = capsys.readouterr().out
     for flag in ["--population", "--generations", "--epochs", "--time-limit", "--seed",
-                 "--output", "--dataset"]:  # fmt: skip
+                 "--output", "--dataset", "--backend"]:  # fmt: skip
         assert flag in out
+
+
+def test_help_says_each_default_once_and_never_none(capsys):
+    assert cli.main(["demo", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "(default: None)" not in out
+    assert "in seconds (default: none) --seed" in out  # --time-limit, said once
+    assert out.count("(default: none)") == 1
+    assert "networks per generation (default: 6)" in out
+    assert "(default: $KERAS_BACKEND, else Keras's configured one" in out
+
+
+def test_select_backend_sets_keras_backend_before_keras_is_imported(monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")  # restored after the test
+    monkeypatch.delitem(sys.modules, "keras")  # as in a fresh `kte demo` process
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: object())
+    cli.select_backend("jax")
+    assert os.environ["KERAS_BACKEND"] == "jax"
+    cli.select_backend(None)  # keeps what the environment says
+    assert os.environ["KERAS_BACKEND"] == "jax"
+
+
+def test_a_backend_that_is_not_installed_names_the_extra(monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    monkeypatch.delitem(sys.modules, "keras")
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(
+        cli.BackendUnavailable,
+        match=r"the torch backend needs the torch package"
+        r", which is not installed: pip install 'keras-tuner-evolution\[torch\]'",
+    ):
+        cli.select_backend("torch")  # fmt: skip
+    assert os.environ["KERAS_BACKEND"] == "tensorflow"
+    with pytest.raises(ValueError, match="backend must be one of tensorflow, jax, torch; got 'mx'"):
+        cli.select_backend("mx")
+
+
+def test_demo_on_another_backend_than_the_imported_one_exits_1(tmp_path, capsys):
+    other = "jax" if keras.backend.backend() != "jax" else "torch"
+    assert cli.main(["demo", "--backend", other, "--output", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"Keras was already imported with the {keras.backend.backend()} backend" in err
+    assert "run the command in a new process" in err
+    assert not list(tmp_path.iterdir())  # nothing was started
+    cli.select_backend(keras.backend.backend())  # the backend in use is accepted
 
 
 @pytest.mark.parametrize(
