@@ -296,9 +296,8 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
         """As `keras_tuner.Hyperband.search`; `epochs` is set per trial by the oracle."""
         if "epochs" in fit_kwargs:
             logger.warning(
-                "EvolutionaryHyperband sets each trial's epochs (up to max_epochs=%s): the "
-                "`epochs=%s` given to search() is not used.",
-                self.oracle.max_epochs,
+                "EvolutionaryHyperband sets each trial's epochs (tuner/epochs, up to "
+                "max_epochs): the `epochs=%s` given to search() is not used.",
                 fit_kwargs.pop("epochs"),
             )
         super().search(*fit_args, **fit_kwargs)

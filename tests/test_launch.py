@@ -652,3 +652,35 @@ def test_sigterm_on_the_launcher_leaves_no_child(tmp_path):
     finally:
         process.kill()
     wait_for(lambda: not any(alive(pid) for pid in pids), 10, "the children to end")
+
+
+@pytest.mark.slow
+def test_launch_evolutionary_hyperband_promotes_across_workers(tmp_path):
+    folder = tmp_path / "run"
+    done = subprocess.run(
+        launch_command(
+            2, folder, "--workload", "sleep", "--seconds", "0.02", "--hyperband", "9",
+            "--trials", "60", "--population", "4",
+        ),
+        env=launch_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((folder / "result.json").read_text())
+    trials = result["trials"]
+    values = {tid: trial["values"] for tid, trial in trials.items()}
+    fresh = [v for v in values.values() if "tuner/trial_id" not in v]
+    promoted = [v for v in values.values() if "tuner/trial_id" in v]
+    assert promoted and fresh
+    for v in promoted:  # each continues a completed trial, one rung lower
+        earlier = values[v["tuner/trial_id"]]
+        assert earlier["tuner/epochs"] == v["tuner/initial_epoch"]
+        assert trials[v["tuner/trial_id"]]["status"] == "COMPLETED"
+    configs = [
+        json.dumps({k: x for k, x in v.items() if not k.startswith("tuner/")}) for v in fresh
+    ]
+    assert len(set(configs)) == len(configs)  # no configuration trained twice from scratch
+    trained = trained_by(folder)
+    assert all(trained.values()) and set(trained) == {"worker0", "worker1"}

@@ -39,6 +39,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--generational", action="store_true", help="asynchronous=False")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--resume", action="store_true", help="overwrite=False")
+    parser.add_argument(
+        "--hyperband", type=int, default=0, metavar="MAX_EPOCHS",
+        help="EvolutionaryHyperband(max_epochs=MAX_EPOCHS) instead of EvolutionaryTuner",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -58,7 +62,7 @@ def main(argv=None) -> int:
 
     import keras_tuner as kt
 
-    from keras_tuner_evolution import EvolutionaryTuner
+    from keras_tuner_evolution import EvolutionaryHyperband, EvolutionaryTuner
     from keras_tuner_evolution import space as genome
 
     events_dir = os.path.join(args.dir, "events")
@@ -69,7 +73,9 @@ def main(argv=None) -> int:
         with open(events_path, "a") as handle:
             handle.write(json.dumps({"event": event, "t": time.time(), **fields}) + "\n")
 
-    class TimedTuner(EvolutionaryTuner):
+    base = EvolutionaryHyperband if args.hyperband else EvolutionaryTuner
+
+    class TimedTuner(base):
         """Logs when a worker searches and trains; the sleep workload trains nothing."""
 
         def on_search_begin(self):
@@ -92,11 +98,16 @@ def main(argv=None) -> int:
             if args.workload == "digits":
                 return super().run_trial(trial, *fit_args, **fit_kwargs)
             hp = trial.hyperparameters
-            time.sleep(args.seconds * hp.get("cost"))
-            return {"score": 1.0 - hp.get("x") ** 2 - hp.get("y") ** 2}
+            epochs = hp.values.get("tuner/epochs", 1) - hp.values.get("tuner/initial_epoch", 0)
+            time.sleep(args.seconds * hp.get("cost") * epochs)
+            # Learning curves that cross: wide |x| learns fast and ends low.
+            final = 1.0 - hp.get("x") ** 2 - hp.get("y") ** 2
+            speed = 1.0 + 4.0 * (1.0 - abs(hp.get("x")))
+            return {"score": final * (1.0 - 0.5 ** (hp.values.get("tuner/epochs", 1) / speed))}
 
     common = dict(
         max_trials=args.trials,
+        **({"max_epochs": args.hyperband} if args.hyperband else {}),
         population_size=args.population,
         seed=args.seed,
         directory=args.dir,
