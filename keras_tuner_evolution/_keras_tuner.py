@@ -122,6 +122,71 @@ def retry_queue(oracle: Any) -> list[str]:
     return list(getattr(oracle, "_retry_queue", []))
 
 
+def retrying_client_class() -> type:
+    """Keras Tuner's worker client whose requests survive a slow chief and broken connections.
+
+    Subclasses `keras_tuner.src.distribute.oracle_client.OracleClient` (1.4.x; the class a
+    worker's `BaseTuner.__init__` looks up in that module when it is created) and replaces its
+    `stub` with `distribute.client.RetryingStub` on a channel that reconnects within 2 s.
+    Every request of the client goes through its `stub` attribute, unchanged otherwise.
+    """
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_client
+
+    from keras_tuner_evolution.distribute import client as client_lib
+    from keras_tuner_evolution.distribute.environment import chief_address
+
+    class RetryingOracleClient(oracle_client.OracleClient):
+        """`OracleClient` whose requests are retried with backoff, with heartbeats."""
+
+        def __init__(self, oracle):
+            super().__init__(oracle)
+            address = chief_address(os.environ)
+            channel = grpc.insecure_channel(address, options=client_lib.CHANNEL_OPTIONS)
+            self.stub = client_lib.RetryingStub(
+                protos.get_service_grpc().OracleStub(channel),
+                self.tuner_id,
+                address,
+                client_lib.RetryPolicy(os.environ),
+                lambda trial_id: protos.get_service().GetTrialRequest(trial_id=trial_id),
+                protos.get_proto().TrialStatus.RUNNING,
+            )
+
+    return RetryingOracleClient
+
+
+def use_retrying_client(oracle_client_module: Any) -> None:
+    """Makes workers created from now on use `retrying_client_class()`.
+
+    Sets `OracleClient` in `keras_tuner.src.distribute.oracle_client` (1.4.x), which
+    `BaseTuner.__init__` reads when it creates a worker's client; `distribute.worker` calls it
+    as that module is first imported in a worker started by `kte launch`.
+    """
+    if not getattr(oracle_client_module.OracleClient, "kte_retrying", False):
+        client_class = retrying_client_class()
+        client_class.kte_retrying = True
+        oracle_client_module.OracleClient = client_class
+
+
+def release_trial(oracle: Any, tuner_id: str) -> str | None:
+    """Takes a worker's trial back: it goes to the next worker that asks; returns its id.
+
+    Call under the oracle's lock. Moves the trial from `ongoing_trials` to the front of
+    `Oracle._retry_queue` (1.4.x: popped from its end by the next `create_trial`, as a resumed
+    search does with trials that were running) without counting a run, and forgets the tuner
+    id in `oracle.tuner_ids`, so that the chief does not wait for it to end the search.
+    """
+    oracle.tuner_ids.discard(tuner_id)
+    trial = oracle.ongoing_trials.pop(tuner_id, None)
+    if trial is None:
+        return None
+    if trial.trial_id not in oracle._retry_queue:
+        oracle._retry_queue.append(trial.trial_id)
+    oracle.save()
+    return trial.trial_id
+
+
 # The oracle base: durable files, a robust reload -----------------------------------------
 
 

@@ -79,6 +79,7 @@ def promotion(
     promoted: Sequence[set[str]],
     factor: int,
     direction: str,
+    everyone: bool = False,
 ) -> tuple[str, int] | None:
     """The next configuration to promote, asynchronously (ASHA), or None.
 
@@ -91,13 +92,15 @@ def promotion(
         promoted: Per rung, the ids already promoted from it (or running at the next rung).
         factor: Keep the top `1 / factor`, >= 2.
         direction: "max" or "min".
+        everyone: Promote down the whole ranking, not only its top `1 / factor` (once no new
+            configuration can be made, the budget left goes to the next best ones).
 
     Returns:
         `(config id, rung it is promoted from)`, or None.
     """
     for rung in reversed(range(len(results))):
         scored = list(results[rung])
-        keep = len(scored) // factor
+        keep = len(scored) if everyone else len(scored) // factor
         if keep == 0:
             continue
         order = ranks([score for _, score in scored], direction)

@@ -163,8 +163,15 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             return self._out_of_budget(left)
         decision = self._ask_engine(trial_id)
         if decision.action == STOP and decision.reason in ("exhausted", "generations"):
+            # No new configuration: the budget left goes to the next best ones down each
+            # rung's ranking, and running trials may still earn promotions.
+            promoted = self._next_promotion(everyone=True)
+            if promoted is not None:
+                config_id, rung = promoted
+                if self.rungs[rung + 1] - self.rungs[rung] <= left:
+                    self.engine.stop_reason = None
+                    return self._promote(trial_id, config_id, rung)
             if self._promotions_may_come():
-                # No new configuration, but the running trials may still earn promotions.
                 self.engine.stop_reason = None
                 decision = Decision(IDLE)
         if decision.action == RUN:
@@ -204,9 +211,10 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         top = len(self.rungs) - 1
         return any(self.fidelity.get(tid, [tid, 0])[1] < top for tid in running)
 
-    def _next_promotion(self) -> tuple[str, int] | None:
+    def _next_promotion(self, everyone: bool = False) -> tuple[str, int] | None:
         results, promoted = self._rung_results()
-        return fidelity.promotion(results[:-1], promoted, self.factor, self.objective.direction)
+        direction = self.objective.direction
+        return fidelity.promotion(results[:-1], promoted, self.factor, direction, everyone)
 
     def _goal_reached(self) -> bool:
         if self.goal_score is None:

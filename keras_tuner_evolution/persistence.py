@@ -14,6 +14,7 @@ its files five times per trial: `sync` says how much of that a write needs (see 
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -37,6 +38,40 @@ class StateFileError(RuntimeError):
     """A state file of a search cannot be read (truncated, corrupt, missing)."""
 
 
+class StateWriteError(StateFileError, OSError):
+    """A state file of a search cannot be written (disk full, folder not writable).
+
+    Also an `OSError`, with the `errno` of the failure and the file as `filename`. The file
+    already on disk, if any, is unchanged.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # the message, not OSError's "[Errno N] ..."
+
+
+_WRITE_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space",
+    errno.EDQUOT: "the disk quota is exceeded: free some space",
+    errno.EACCES: "the folder is not writable: check its permissions",
+    errno.EPERM: "the folder is not writable: check its permissions",
+    errno.EROFS: "the file system is read-only",
+}
+
+
+def _write_error(path: str, error: OSError) -> StateWriteError:
+    """The error raised when writing `path` failed with `error`, naming the file and a cure."""
+    hint = _WRITE_HINTS.get(error.errno, "")
+    failed = StateWriteError(
+        f"Cannot write the search state file {path}: {type(error).__name__}: {error}"
+        + (f" ({hint})" if hint else "")
+        + ". The file on disk is unchanged and nothing saved before is lost: fix the cause, "
+        "then resume the search (overwrite=False)."
+    )
+    failed.errno = error.errno
+    failed.filename = path
+    return failed
+
+
 def _is_local(path: str) -> bool:
     return "://" not in str(path)
 
@@ -52,9 +87,20 @@ def atomic_write_text(path: str, text: str, sync: str = "all") -> None:
         text: Its new content.
         sync: One of `SYNC_LEVELS`: "all" fsyncs the file before the rename and the folder
             after it (where the system allows), "data" the file only, "none" neither.
+
+    Raises:
+        StateWriteError: The write failed (disk full, folder not writable, ...); the message
+            names the file, which is left as it was, and no temporary file is left behind.
     """
     if sync not in SYNC_LEVELS:
         raise ValueError(f"`sync` must be one of {SYNC_LEVELS}, got {sync!r}.")
+    try:
+        _replace_with(path, text, sync)
+    except OSError as error:
+        raise _write_error(path, error) from error
+
+
+def _replace_with(path: str, text: str, sync: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")

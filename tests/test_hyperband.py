@@ -105,6 +105,18 @@ def test_an_explicit_budget_and_a_trial_cap_are_kept(tmp_path):
     assert len(run(capped)) == 25 and capped.stop_reason == "max_trials"
 
 
+def test_an_exhausted_space_spends_the_budget_on_the_next_best(tmp_path):
+    from tests.golden.scenarios import small_space  # 12 configurations
+
+    oracle = make_oracle(tmp_path, space=small_space(), max_epochs=9, max_epochs_total=80)
+    while (trial := step(oracle)) is not None:
+        values = trial.hyperparameters.values
+        finish(oracle, trial, score=values["a"] * 10 + values["b"] + values["tuner/epochs"])
+    assert oracle.epochs_spent() > 80 - 6  # not stopped at exhaustion with budget left
+    at_top = [t for t in oracle.trials.values() if t.hyperparameters.values["tuner/epochs"] == 9]
+    assert len(at_top) >= 5
+
+
 def test_promotion_only_from_the_top_of_a_rung_as_it_was_then(tmp_path):
     oracle = make_oracle(tmp_path)
     results = {}  # rung epochs -> scores so far

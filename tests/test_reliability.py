@@ -549,9 +549,11 @@ def test_tuner_arguments_are_validated_by_name(tmp_path, kwargs, name):
 
 
 def test_nothing_read_from_disk_is_unpickled():
+    # Nor evaluated: no eval() or exec() anywhere (the network brings protocol buffers only).
     pattern = re.compile(
         r"\b(import (c?pickle|dill|joblib|shelve|marshal)|from (c?pickle|dill|joblib|shelve)"
-        r"|pickle\.loads?|allow_pickle\s*=\s*True|np\.load\(|numpy\.load\(|torch\.load)"
+        r"|pickle\.loads?|allow_pickle\s*=\s*True|np\.load\(|numpy\.load\(|torch\.load"
+        r"|(?<![.\w])(eval|exec)\()"
     )
     offenders = []
     for folder, _, files in os.walk(PACKAGE):

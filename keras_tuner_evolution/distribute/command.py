@@ -16,24 +16,46 @@ from typing import Any
 
 from keras_tuner_evolution.argtypes import int_at_least
 from keras_tuner_evolution.distribute.devices import parse_devices
-from keras_tuner_evolution.distribute.environment import node_name
+from keras_tuner_evolution.distribute.environment import (
+    CHIEF_WAIT,
+    DEFAULT_CHIEF_WAIT,
+    DEFAULT_LEASE,
+    LEASE,
+    fault_tolerance_env,
+    node_name,
+)
 from keras_tuner_evolution.distribute.launcher import (
     DEFAULT_ADDRESS,
     DEFAULT_MAX_RESTARTS,
+    DEFAULT_RESTART_WINDOW,
     Launcher,
+    is_loopback,
     script_command,
 )
 
-__all__ = ["add_arguments", "add_launch_command", "build_parser", "main", "run_launch"]
+__all__ = [
+    "WORKER_MODULE",
+    "add_arguments",
+    "add_launch_command",
+    "build_parser",
+    "main",
+    "positive_seconds",
+    "run_launch",
+    "unauthenticated_warning",
+]
+
+# Workers run the script through this module (see `distribute.worker`).
+WORKER_MODULE = "keras_tuner_evolution.distribute.worker"
 
 _DESCRIPTION = """\
 Run a search script as one chief and N workers on Keras Tuner's distributed protocol.
 
 The chief serves the oracle and trains nothing; each worker runs the same, unchanged script
 and trains the trials the chief hands it, one GPU each (round robin) or an equal share of the
-CPU cores. A worker that dies is restarted with the same id and runs its trial again; Ctrl-C
-stops every process. The script must call search() on a tuner whose project folder
-(directory, project_name) the processes share."""
+CPU cores. A worker that dies is restarted with the same id and runs its trial again (with
+backoff; one that dies too often is dropped while the others carry on); workers wait for a
+chief that is slow to start or restarting; Ctrl-C stops every process. The script must call
+search() on a tuner whose project folder (directory, project_name) the processes share."""
 
 _EPILOG = """\
 examples:
@@ -104,7 +126,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         type=int_at_least(0),
         default=DEFAULT_MAX_RESTARTS,
         metavar="R",
-        help="restarts of a worker that dies before the launch fails",
+        help="restarts of a dead worker allowed within --restart-window seconds; at its next "
+        "death the worker is dropped (the search fails only when no worker is left)",
+    )
+    parser.add_argument(
+        "--restart-window",
+        type=positive_seconds("--restart-window"),
+        default=DEFAULT_RESTART_WINDOW,
+        metavar="S",
+        help="the window of --max-restarts, in seconds: a worker restarted R times within S "
+        "seconds is dropped at its next death, and the others carry on",
+    )
+    parser.add_argument(
+        "--chief-wait",
+        type=positive_seconds("--chief-wait"),
+        default=None,
+        metavar="S",
+        help=f"seconds a worker waits for a chief that is slow to start or unreachable "
+        f"before it gives up (default {DEFAULT_CHIEF_WAIT:g}; sets {CHIEF_WAIT})",
+    )
+    parser.add_argument(
+        "--lease",
+        type=positive_seconds("--lease"),
+        default=None,
+        metavar="S",
+        help=f"seconds of silence after which the chief hands a worker's trial to another "
+        f"worker; workers send a heartbeat every S/6 s while training (default "
+        f"{DEFAULT_LEASE:g}; sets {LEASE})",
     )
     parser.add_argument(
         "-m",
@@ -117,6 +165,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "script_args", nargs=argparse.REMAINDER, metavar="...", help="the script's arguments"
     )
     return parser
+
+
+def positive_seconds(flag: str) -> Any:
+    """An argparse type: a number of seconds > 0; the error names `flag` and the range."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (value > 0 and value != float("inf")):
+            raise argparse.ArgumentTypeError(
+                f"{flag} must be a number of seconds > 0, got {text!r}"
+            )
+        return value
+
+    return parse
 
 
 def add_launch_command(commands: Any) -> argparse.ArgumentParser:
@@ -153,8 +218,12 @@ def _make_launcher(args: argparse.Namespace) -> Launcher:
     if node is None and args.workers_only:
         # Workers of several machines need distinct ids: the host name tells them apart.
         node = socket.gethostname()
+    command = script_command(args.script, script_args, module=args.module)
     return Launcher(
-        script_command(args.script, script_args, module=args.module),
+        command,
+        worker_command=[*command[:2], "-m", WORKER_MODULE, *command[2:]],
+        worker_environ=fault_tolerance_env(args.chief_wait, args.lease),
+        restart_window=args.restart_window,
         workers=args.workers,
         devices=args.devices,
         address=args.address,
@@ -177,12 +246,22 @@ def run_launch(args: argparse.Namespace) -> int:
     if not args.module and not os.path.exists(args.script):
         print(f"kte launch: error: no such script: {args.script}", file=sys.stderr)
         return 2
-    if args.address not in ("127.0.0.1", "localhost") and not args.workers_only:
-        launcher.say(
-            f"the oracle listens on {args.address}:{launcher.port} without authentication; "
-            "expose it on trusted networks only."
-        )
+    if not is_loopback(args.address) and not args.workers_only:
+        launcher.say(unauthenticated_warning(args.address, launcher.port))
     return launcher.run()
+
+
+def unauthenticated_warning(address: str, port: int) -> str:
+    """The warning printed when the chief listens on an address other machines can reach."""
+    return (
+        f"warning: the chief listens on {address}:{port}, reachable from other machines. "
+        "Keras Tuner's protocol is unauthenticated and unencrypted: anyone who can connect can "
+        "read the search and report trials. Expose it on a trusted network only, or keep the "
+        "chief on loopback and tunnel the workers' connections over SSH "
+        f"(on each worker machine: ssh -N -L {port}:127.0.0.1:{port} USER@CHIEF_HOST, then "
+        f"kte launch --workers-only --address 127.0.0.1 --port {port} ...); see "
+        "docs/parallel.md."
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

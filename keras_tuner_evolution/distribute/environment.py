@@ -10,6 +10,7 @@ nothing of Keras Tuner (nor `keras_tuner_evolution._keras_tuner`, which does).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -19,6 +20,12 @@ if TYPE_CHECKING:  # only for the annotations: devices imports this module
 
 __all__ = [
     "CHIEF_ID",
+    "CHIEF_WAIT",
+    "DEFAULT_CHIEF_WAIT",
+    "DEFAULT_LEASE",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "LEASE",
+    "REQUEST_TIMEOUT",
     "CPU_ONLY",
     "CUDA_VISIBLE_DEVICES",
     "OMP_NUM_THREADS",
@@ -34,7 +41,9 @@ __all__ = [
     "chief_env",
     "child_env",
     "connect_address",
+    "fault_tolerance_env",
     "node_name",
+    "seconds",
     "worker_env",
     "worker_ids",
 ]
@@ -54,6 +63,19 @@ OMP_NUM_THREADS = "OMP_NUM_THREADS"
 # C++ start-up messages, repeated by every child, are left out unless the user asks for them.
 PYTHONUNBUFFERED = "PYTHONUNBUFFERED"
 TF_CPP_MIN_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
+# Fault tolerance (this package's own variables, read by the chief and the workers):
+# - how long a worker waits for the chief (at start, or after its connection broke) before it
+#   gives up, in seconds;
+CHIEF_WAIT = "KTE_CHIEF_WAIT_SECONDS"
+DEFAULT_CHIEF_WAIT = 600.0
+# - the chief's lease on a trial handed to a worker: a worker sends a heartbeat every sixth of
+#   it while it trains; a worker silent for a whole lease loses its trial to the next worker;
+LEASE = "KTE_LEASE_SECONDS"
+DEFAULT_LEASE = 60.0
+# - the longest a worker waits for one reply before it asks again.
+REQUEST_TIMEOUT = "KTE_REQUEST_TIMEOUT_SECONDS"
+DEFAULT_REQUEST_TIMEOUT = 60.0
+
 # The value of `CUDA_VISIBLE_DEVICES` that hides every GPU.
 CPU_ONLY = "-1"
 
@@ -85,6 +107,35 @@ def node_name(text: str) -> str:
 def connect_address(address: str) -> str:
     """The address a local worker dials for a chief listening on `address`."""
     return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1"}.get(address, address)
+
+
+def seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds read from the variable `name`, `default` when unset.
+
+    Raises:
+        ValueError: The variable is set to something other than a number > 0; the message
+            names it and the accepted range.
+    """
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a number of seconds > 0, got {text!r}.")
+    return value
+
+
+def fault_tolerance_env(chief_wait: float | None, lease: float | None) -> dict[str, str]:
+    """The variables of `kte launch --chief-wait/--lease` (only the ones given)."""
+    env = {}
+    if chief_wait is not None:
+        env[CHIEF_WAIT] = repr(float(chief_wait))
+    if lease is not None:
+        env[LEASE] = repr(float(lease))
+    return env
 
 
 def chief_address(environ: Mapping[str, str]) -> str:

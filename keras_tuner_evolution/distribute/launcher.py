@@ -15,6 +15,7 @@ not take a GPU for itself.
 from __future__ import annotations
 
 import ctypes
+import ipaddress
 import os
 import signal
 import socket
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -43,6 +45,8 @@ from keras_tuner_evolution.distribute.signals import Signals, signal_name
 __all__ = [
     "DEFAULT_ADDRESS",
     "DEFAULT_MAX_RESTARTS",
+    "DEFAULT_RESTART_WINDOW",
+    "MAX_RESTART_DELAY_SECONDS",
     "POLL_SECONDS",
     "RESTART_DELAY_SECONDS",
     "STOP_GRACE_SECONDS",
@@ -51,21 +55,27 @@ __all__ = [
     "Launcher",
     "exit_status",
     "free_port",
+    "is_loopback",
     "port_is_free",
+    "restart_delay",
     "script_command",
 ]
 
 DEFAULT_ADDRESS = "127.0.0.1"
+# A worker may be restarted `DEFAULT_MAX_RESTARTS` times within any `DEFAULT_RESTART_WINDOW`
+# seconds (as process supervisors count); one more death in the window drops it.
 DEFAULT_MAX_RESTARTS = 3
+DEFAULT_RESTART_WINDOW = 300.0
 # Seconds between SIGTERM and SIGKILL when stopping children.
 STOP_GRACE_SECONDS = 10.0
 # Seconds workers may take to exit once the chief has finished the search.
 WORKER_EXIT_SECONDS = 30.0
 # How often the launcher looks at its children.
 POLL_SECONDS = 0.1
-# A worker that died is restarted after this pause, so a script that fails at once does not
-# spin.
+# A worker that died is restarted after this pause, doubled for each other restart within the
+# window (at most `MAX_RESTART_DELAY_SECONDS`), so a script that fails at once does not spin.
 RESTART_DELAY_SECONDS = 1.0
+MAX_RESTART_DELAY_SECONDS = 30.0
 # Linux: the child receives this signal when the launcher dies, even by SIGKILL.
 _PR_SET_PDEATHSIG = 1
 
@@ -92,6 +102,21 @@ def script_command(script: str, args: Sequence[str], module: bool = False) -> li
     if module:
         return [sys.executable, "-u", "-m", script, *args]
     return [sys.executable, "-u", script, *args]
+
+
+def is_loopback(address: str) -> bool:
+    """Whether `address` is reachable from this machine only (``127.x``, ``::1``, localhost)."""
+    if address.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def restart_delay(recent_restarts: int) -> float:
+    """Seconds before a restart, after `recent_restarts` others within the window (backoff)."""
+    return min(RESTART_DELAY_SECONDS * 2.0**recent_restarts, MAX_RESTART_DELAY_SECONDS)
 
 
 def exit_status(returncode: int) -> int:
@@ -142,6 +167,12 @@ class Child:
     process: subprocess.Popen | None = None
     restarts: int = 0
     finished: bool = False
+    # Dropped after too many deaths within the restart window: never restarted again.
+    dropped: bool = False
+    # When a scheduled restart is due (time.monotonic()), None when none is scheduled.
+    restart_at: float | None = None
+    # time.monotonic() of each restart, the ones older than the window forgotten.
+    restart_times: deque = field(default_factory=deque)
     readers: list[threading.Thread] = field(default_factory=list)
 
     @property
@@ -152,6 +183,10 @@ class Child:
     def alive(self) -> bool:
         """Whether its process was started and has not ended."""
         return self.process is not None and self.process.poll() is None
+
+    def left(self) -> bool:
+        """Whether it still takes part: running, or dead with a restart scheduled."""
+        return not self.finished and not self.dropped
 
 
 class Launcher:
@@ -166,12 +201,18 @@ class Launcher:
         chief: Whether this machine runs the chief (False: join a chief elsewhere).
         node: Name of this machine in worker ids (needed when several machines run workers).
         log_dir: Folder for one log file per worker; None prefixes their output instead.
-        max_restarts: Times each worker is restarted after dying before the launch fails.
+        max_restarts: Restarts of a worker within `restart_window` seconds; one more death in
+            the window drops it (the others carry on; the launch fails when none is left).
+        restart_window: The window of `max_restarts`, in seconds.
         gpus_per_worker: GPUs given to each worker.
         environ: Base environment of the children; defaults to `os.environ`.
         stream: Where prefixed worker output goes; defaults to standard output.
         gpus: Visible GPU ids; None detects them (`visible_gpus`).
         stop_grace: Seconds between SIGTERM and SIGKILL when stopping children.
+        worker_command: What the workers run; defaults to `command` (`kte launch` runs the
+            script through `distribute.worker`, which makes its requests to the chief retry).
+        worker_environ: Variables added to every child's environment (`environment.
+            fault_tolerance_env`: the chief's lease, how long workers wait for the chief).
 
     Raises:
         ValueError: For a worker count, port or restart count that cannot work.
@@ -188,19 +229,26 @@ class Launcher:
         node: str | None = None,
         log_dir: str | None = None,
         max_restarts: int = DEFAULT_MAX_RESTARTS,
+        restart_window: float = DEFAULT_RESTART_WINDOW,
         gpus_per_worker: int = 1,
         environ: Mapping[str, str] | None = None,
         stream: IO[str] | None = None,
         gpus: Sequence[str] | None = None,
         stop_grace: float = STOP_GRACE_SECONDS,
+        worker_command: Sequence[str] | None = None,
+        worker_environ: Mapping[str, str] | None = None,
     ):
         if workers < (0 if chief else 1):
             raise ValueError("--workers must be >= 1 (>= 0 on the chief's machine).")
         if not chief and port is None:
             raise ValueError("--port is required to join a chief on another machine.")
         if max_restarts < 0:
-            raise ValueError("--max-restarts must be >= 0.")
+            raise ValueError(f"--max-restarts must be >= 0, got {max_restarts}.")
+        if not restart_window > 0:
+            raise ValueError(f"--restart-window must be > 0 seconds, got {restart_window}.")
         self.command = list(command)
+        self.worker_command = list(worker_command) if worker_command else self.command
+        self.restart_window = float(restart_window)
         self.address = address
         self.port = port if port is not None else free_port(address)
         self.log_dir = log_dir
@@ -208,6 +256,7 @@ class Launcher:
         self.stop_grace = stop_grace
         self.stream = stream
         environ = dict(os.environ if environ is None else environ)
+        environ.update(worker_environ or {})
         gpus = visible_gpus(environ) if gpus is None else list(gpus)
         self.devices = assign_devices(devices, workers, gpus, available_cpus(), gpus_per_worker)
         self.children: list[Child] = []
@@ -282,7 +331,10 @@ class Launcher:
             return self._check_workers()
         code = chief.process.returncode
         if code != 0:
-            self.say(f"the chief failed (exit status {exit_status(code)}).")
+            self.say(
+                f"the chief failed (exit status {exit_status(code)}). Its state is saved: run "
+                "the same command again, with a tuner created with overwrite=False, to resume."
+            )
             return exit_status(code) or 1
         # The search is over: workers are on their way out; do not restart any.
         if self._workers_deadline is None:
@@ -296,33 +348,60 @@ class Launcher:
         return None
 
     def _check_workers(self) -> int | None:
-        """Marks finished workers and restarts dead ones; an exit status when done or giving up."""
+        """Restarts dead workers (or drops them); an exit status when done or none is left."""
+        now = time.monotonic()
         for worker in self.workers:
-            if worker.finished or worker.alive():
+            if not worker.left() or worker.alive():
+                continue
+            if worker.restart_at is not None:
+                if now >= worker.restart_at:
+                    worker.restart_at = None
+                    self._spawn(worker)
                 continue
             code = worker.process.returncode
             if code == 0:
                 worker.finished = True
-                continue
-            status = exit_status(code)
-            if worker.restarts >= self.max_restarts:
-                self.say(
-                    f"{worker.tuner_id} failed (exit status {status}) after "
-                    f"{worker.restarts} restart(s): the search failed."
-                )
-                return 1
-            worker.restarts += 1
+            else:
+                self._worker_died(worker, exit_status(code), now)
+        if not self.workers or any(worker.left() for worker in self.workers):
+            return None  # (no worker here: they run on other machines)
+        if not any(worker.finished for worker in self.workers):
             self.say(
-                f"{worker.tuner_id} died (exit status {status}); restarting it with the same "
-                f"id, which gets back the trial it was running ({worker.restarts}/"
-                f"{self.max_restarts})."
+                "no worker is left: the search failed. The chief's state is saved: once the "
+                "cause is fixed (see the workers' output above), run the same command again "
+                "with a tuner created with overwrite=False to resume the search."
             )
-            time.sleep(RESTART_DELAY_SECONDS)
-            self._spawn(worker)
-        if self.chief is None and all(w.finished for w in self.workers):
+            return 1
+        if self.chief is None:
             self.say("all workers finished.")
             return 0
-        return None
+        return None  # the workers finished: the chief ends the search
+
+    def _worker_died(self, worker: Child, status: int, now: float) -> None:
+        """Schedules a dead worker's restart, with backoff, or drops it when over budget."""
+        recent = worker.restart_times
+        while recent and now - recent[0] > self.restart_window:
+            recent.popleft()
+        if len(recent) >= self.max_restarts:
+            worker.dropped = True
+            others = sum(w.left() for w in self.workers)
+            self.say(
+                f"warning: {worker.tuner_id} died (exit status {status}) after {len(recent)} "
+                f"restart(s) within {self.restart_window:g} s (--max-restarts "
+                f"{self.max_restarts} per --restart-window): dropped; {others} other "
+                "worker(s) carry on, and the chief hands its trial to another worker once its "
+                "lease expires."
+            )
+            return
+        delay = restart_delay(len(recent))
+        recent.append(now)
+        worker.restarts += 1
+        worker.restart_at = now + delay
+        self.say(
+            f"{worker.tuner_id} died (exit status {status}); restarting it in {delay:g} s with "
+            f"the same id, which gets back the trial it was running ({len(recent)}/"
+            f"{self.max_restarts} within {self.restart_window:g} s)."
+        )
 
     def stop(self, signals: Signals | None = None) -> None:
         """Stops every child still alive: SIGTERM to its process group, then SIGKILL.
@@ -366,7 +445,7 @@ class Launcher:
             output = log if log is not None else subprocess.PIPE
         cpus = child.device.cpus if child.device else ()
         child.process = subprocess.Popen(
-            self.command,
+            self.command if child.is_chief else self.worker_command,
             env=child.env,
             stdin=subprocess.DEVNULL,
             stdout=output,

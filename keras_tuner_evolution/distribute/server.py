@@ -9,7 +9,17 @@ worker, wired through Keras Tuner's environment variables. In the chief,
   so the chief's script lingered up to 20 s after the last trial;
 - serves one request at a time, so a worker's IDLE wait held up every other worker's report;
 - never ends when a trial cannot be reported (for instance after too many consecutive failed
-  trials), and leaves the chief's process to be killed mid-write on SIGTERM.
+  trials), and leaves the chief's process to be killed mid-write on SIGTERM;
+- waits forever for a worker that died for good (its trial stays running, its tuner id
+  unanswered), and records a trial reported twice (a retried request) twice.
+
+Leases: a worker that runs this package's client (`distribute.client`, installed by
+`kte launch`) names itself in each request and sends a heartbeat while it trains. When such a
+worker has sent nothing for `KTE_LEASE_SECONDS` (60 s), its trial goes back on the retry queue
+for the next worker that asks, and the chief stops waiting for it. Workers running Keras
+Tuner's own client never name themselves, and keep their trials as in Keras Tuner. A trial is
+ended once: a second report of it (a retried request, or the first holder of a trial handed
+on) is ignored, as are the metrics of a trial no longer running.
 
 This module imports gRPC and Keras Tuner, so it is imported only when a chief starts serving
 (Keras Tuner does the same with its protocol buffers, to avoid protobuf version clashes at
@@ -31,7 +41,13 @@ import grpc
 import keras_tuner
 
 from keras_tuner_evolution import _keras_tuner
-from keras_tuner_evolution.distribute.environment import chief_address
+from keras_tuner_evolution.distribute.client import TUNER_METADATA
+from keras_tuner_evolution.distribute.environment import (
+    DEFAULT_LEASE,
+    LEASE,
+    chief_address,
+    seconds,
+)
 from keras_tuner_evolution.distribute.signals import Signals
 from keras_tuner_evolution.progress import OracleProgress, search_state
 
@@ -96,7 +112,9 @@ def serve(tuner: keras_tuner.Tuner, verbose: Any = None) -> None:
     if verbose is not None:
         oracle.verbose = verbose
     tuner.save()
+    lease = seconds(os.environ, LEASE, DEFAULT_LEASE)
     server, servicer = _start_server(oracle, chief_address(os.environ))
+    servicer.lease = lease
     progress = OracleProgress(oracle, snapshot) if _progress_wanted() else None
     try:
         with Signals((signal.SIGTERM,)) as terminated:
@@ -128,6 +146,7 @@ def _serve_until_done(
             raise SystemExit(terminated.exit_status())
         if progress is not None:
             progress.update()
+        servicer.expire_leases()
         if servicer.stop_triggered and oracle_chief.exit_chief(oracle):
             return
 
@@ -150,15 +169,18 @@ def _start_server(oracle: keras_tuner.Oracle, address: str) -> tuple[grpc.Server
 
 
 def _make_servicer(oracle: keras_tuner.Oracle) -> Any:
-    """Keras Tuner's servicer, remembering an error raised while creating or ending a trial."""
+    """Keras Tuner's servicer, with leases, trials ended once, and errors remembered."""
     _, oracle_chief = _keras_tuner.grpc_modules()
 
     class Servicer(oracle_chief.OracleServicer):
         def __init__(self, oracle: keras_tuner.Oracle):
             super().__init__(oracle)
             self.error: BaseException | None = None
+            self.lease = DEFAULT_LEASE
+            self.leases = Leases()
 
         def CreateTrial(self, request, context):  # noqa: N802 (gRPC method name)
+            self.leases.renew(context)
             try:
                 return super().CreateTrial(request, context)
             except Exception as error:
@@ -166,11 +188,35 @@ def _make_servicer(oracle: keras_tuner.Oracle) -> Any:
                 raise
 
         def EndTrial(self, request, context):  # noqa: N802
+            self.leases.renew(context)
+            end = super().EndTrial
             try:
-                return super().EndTrial(request, context)
+                return _once(self.oracle, request.trial.trial_id, end, request, context)
             except Exception as error:
                 self._failed(error)
                 raise
+
+        def UpdateTrial(self, request, context):  # noqa: N802
+            self.leases.renew(context)
+            update = super().UpdateTrial
+            return _once(self.oracle, request.trial_id, update, request, context)
+
+        def GetTrial(self, request, context):  # noqa: N802 (also the heartbeat)
+            self.leases.renew(context)
+            return super().GetTrial(request, context)
+
+        def expire_leases(self) -> None:
+            """Hands on the trials of the workers silent for a whole lease."""
+            for tuner_id, trial_id in self.leases.expire(self.oracle, self.lease):
+                logger.warning(
+                    "%s sent nothing for %g s (%s): %s; the chief no longer waits for it.",
+                    tuner_id,
+                    self.lease,
+                    LEASE,
+                    f"its trial {trial_id} goes to the next worker"
+                    if trial_id
+                    else "it held no trial",
+                )
 
         def _failed(self, error: BaseException) -> None:
             self.error = error
@@ -179,6 +225,58 @@ def _make_servicer(oracle: keras_tuner.Oracle) -> Any:
             _keras_tuner.release_leaked_lock(self.oracle)
 
     return Servicer(oracle)
+
+
+class Leases:
+    """When each worker that names itself (`client.TUNER_METADATA`) was last heard from."""
+
+    def __init__(self):
+        self.seen: dict[str, float] = {}
+        self._checked = time.monotonic()
+
+    def renew(self, context: Any) -> None:
+        """Records a request of a worker that names itself in its metadata."""
+        for key, value in context.invocation_metadata() or ():
+            if key == TUNER_METADATA:
+                self.seen[value] = time.monotonic()
+
+    def expire(self, oracle: keras_tuner.Oracle, lease: float) -> list[tuple[str, str | None]]:
+        """Releases the workers silent for `lease` seconds: `(tuner id, trial id or None)`."""
+        now = time.monotonic()
+        if now - self._checked > lease / 3:
+            # The chief itself stalled (suspended, swapping): its clock says nothing of the
+            # workers, whose heartbeats could not be handled; every lease starts again.
+            self.seen = dict.fromkeys(self.seen, now)
+        self._checked = now
+        silent = [tid for tid, last in list(self.seen.items()) if now - last > lease]
+        return _release(oracle, silent, self.seen) if silent else []
+
+
+@keras_tuner.synchronized
+def _release(
+    oracle: keras_tuner.Oracle, tuner_ids: list[str], seen: dict[str, float]
+) -> list[tuple[str, str | None]]:
+    released = []
+    for tuner_id in tuner_ids:
+        seen.pop(tuner_id, None)
+        if tuner_id in oracle.tuner_ids or tuner_id in oracle.ongoing_trials:
+            released.append((tuner_id, _keras_tuner.release_trial(oracle, tuner_id)))
+    return released
+
+
+@keras_tuner.synchronized
+def _once(oracle: keras_tuner.Oracle, trial_id: str, method: Any, request: Any, context: Any):
+    """Runs `method` (EndTrial or UpdateTrial) only while the trial is running, atomically."""
+    if any(trial.trial_id == trial_id for trial in oracle.ongoing_trials.values()):
+        return method(request, context)
+    protos, _ = _keras_tuner.grpc_modules()
+    if method.__name__ == "EndTrial":
+        logger.warning(
+            "Trial %s was reported again, or by a worker it was taken from: ignored.", trial_id
+        )
+        return protos.get_service().EndTrialResponse()
+    trial = oracle.trials[trial_id]  # no longer running: its metrics stay as they were
+    return protos.get_service().UpdateTrialResponse(trial=trial.to_proto())
 
 
 def _progress_wanted() -> bool:

@@ -1,0 +1,97 @@
+"""The multi-fidelity benchmark runs end to end, counts epochs honestly and reports sane tables."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import sys
+
+import pytest
+
+from tests.helpers import ROOT, load_script
+
+pytest.importorskip("optuna")
+pytest.importorskip("dehb")
+
+
+def load_benchmark():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))  # it imports compare.py and curves.py
+    # Registered by name: the worker pool pickles its functions by module name.
+    return load_script("benchmarks", "multi_fidelity", module_name="multi_fidelity")
+
+
+def _runs(path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def test_tiny_benchmark_counts_epochs_and_writes_sane_tables(tmp_path):
+    mf = load_benchmark()
+    output = tmp_path / "mf"
+    argv = ["--seeds", "2", "--budgets", "3,5", "--output", str(output)]
+    argv += ["--problems", "dense_crossing,conditional_crossing"]
+    text = mf.main(argv)
+    runs = _runs(f"{output}_runs.json")
+    keys = {(r["method"], r["problem"], r["seed"], r["budget"]) for r in runs}
+    assert len(runs) == len(keys) == 6 * 2 * 2 * 2  # every method, problem, seed and budget
+    for run in runs:
+        assert 0 < run["epochs"] <= run["budget_epochs"] == 27 * run["budget"]
+        assert run["regret"] >= 0.0 and math.isfinite(run["regret"])
+        assert run["top_epochs"] <= 27
+        if run["method"] in ("random", "evolution"):
+            assert run["trials"] == run["budget"] and run["epochs"] == run["budget_epochs"]
+        if run["method"] == "evolutionary_hyperband":
+            assert run["oracle_epochs"] == run["epochs"]  # the oracle counts as we do
+            assert run["incumbent_agrees"] and run["best_trial_epochs"] == run["top_epochs"]
+        if run["method"] == "dehb":  # retrained from scratch: never cheaper than its trials
+            assert run["epochs"] >= run["trials"]
+    _, median, _ = mf.summarise(runs, list(mf.METHODS), ["dense_crossing"], [3, 5])
+    assert all(0.0 <= value < 1.0 for key, value in median.items() if key[2] == 5)
+    for label in mf.LABELS.values():
+        assert f"| {label} |" in text
+    assert "## Issue 14's targets" in text and "@5" in text
+    # --reuse rebuilds the same tables from the stored runs, running nothing.
+    assert mf.main([*argv, "--reuse"]) == text
+    assert len(_runs(f"{output}_runs.json")) == len(runs)
+
+
+def test_short_training_ranks_differently_on_the_synthetic_problems():
+    mf = load_benchmark()
+    for name in ("dense_crossing", "conditional_crossing"):
+        problem = mf.PROBLEMS[name]()
+        ref = mf.reference(problem)
+        assert ref["spearman"][1] < 0.5 < ref["spearman"][9] < 1.0
+        assert ref["median"] < ref["best"]
+
+
+def test_replayed_curves_map_grid_configurations(tmp_path):
+    mf = load_benchmark()
+    curves = sys.modules["curves"]
+    grid = {"optimizer": ["adam", "nadam"], "batch_size": [16, 64]}
+    recorded = [[0.1 * (i + 1), 0.05, 0.3 + i] + [0.0] * 24 for i in range(4)]
+    path = tmp_path / "curves.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        json.dump({"grid": grid, "curves": recorded}, handle)
+    problem = mf.make_dense_real(str(path))
+    assert len(problem.genomes) == 4
+    config = {"optimizer": "nadam", "batch_size": 16}
+    assert curves.config_index(config, grid) == 2
+    assert problem.value(config, 1) == pytest.approx(0.3)
+    assert problem.value(config, 2) == pytest.approx(0.3)  # best epoch so far, as Keras Tuner
+    assert problem.full(config) == pytest.approx(2.3)
+    assert mf.reference(problem)["best"] == pytest.approx(3.3)
+
+
+@pytest.mark.skipif(
+    not os.path.exists(os.path.join(ROOT, "benchmarks", "data", "dense_curves.json.gz")),
+    reason="real curves not recorded",
+)
+def test_recorded_curves_cover_the_grid():
+    load_benchmark()
+    curves = sys.modules["curves"]
+    grid, recorded = curves.load_curves()
+    assert len(recorded) == len(curves.grid_configs(grid)) >= 144
+    assert all(len(curve) == curves.MAX_EPOCHS for curve in recorded)
+    assert all(0.0 <= value <= 1.0 for curve in recorded for value in curve)
