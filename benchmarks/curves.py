@@ -8,9 +8,10 @@ minutes here on two busy shared cores):
 Every configuration of a small grid over `DenseHyperModel.from_data`'s hyperparameters
 (`grid_space()`: 288 configurations) is trained for `MAX_EPOCHS` epochs on a fixed, seeded
 `make_classification` task (4 classes, 20 features, 10% flipped labels, 800 training and 3000
-validation samples; best validation accuracies 0.27 to 0.57, so configurations differ by far more than a
-few validation samples), and its validation accuracy after every epoch is kept. The grid's
-`layers` hidden layers all have `neurons0` units and dropout `dropout` (`dense_values`). Each configuration has its own seed
+validation samples; best validation accuracies 0.27 to 0.57, so configurations differ by far
+more than a few validation samples), and its validation accuracy after every epoch is kept.
+The grid's `layers` hidden layers all have `neurons0` units and dropout `dropout`
+(`dense_values`). Each configuration has its own seed
 (`keras.utils.set_random_seed(CURVE_SEED + index)`), TensorFlow runs on one thread. Rows are
 appended to `benchmarks/data/dense_curves.jsonl` as they finish (so `--record` resumes after an
 interruption), and `--pack` (run by `--record` at the end) writes the compact
