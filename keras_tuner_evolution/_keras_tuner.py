@@ -225,7 +225,7 @@ class DurableOracle(keras_tuner.Oracle):
     @property
     def retry_queue(self) -> list[str]:
         """Ids of the trials that will run again (`Oracle._retry_queue`), a copy."""
-        return list(self._retry_queue)
+        return retry_queue(self)
 
     def state_json(self) -> str:
         """oracle.json's text: `get_state()` encoded (subclasses may encode faster)."""

@@ -24,7 +24,7 @@ from keras_tuner_evolution import scores as scores_lib
 from keras_tuner_evolution import space as space_lib
 from keras_tuner_evolution import stopping
 from keras_tuner_evolution.config import EvolutionConfig, Shape
-from keras_tuner_evolution.history import Generation, History
+from keras_tuner_evolution.history import LINEAGE_FIELDS, Generation, History
 from keras_tuner_evolution.persistence import GrowingJSON, json_object
 from keras_tuner_evolution.selection import best_indices
 from keras_tuner_evolution.space import Genome
@@ -36,13 +36,14 @@ MAX_REMUTATIONS = 10
 MAX_RANDOM_DRAWS = 50
 # Finite spaces up to this size are enumerated to find an unseen configuration exactly.
 MAX_ENUMERATION = 200_000
-# A lineage record's fields, in the order the saved state stores them (a list per record:
-# the lineage is the largest part of the state).
-LINEAGE_FIELDS = ("generation", "origin", "parents", "mutated")
-# How a member came to be: drawn at random, bred, given by the user, or imported with its score.
-ORIGINS = ("random", "child", "initial", "warm_start")
 
 RUN, IDLE, STOP = "run", "idle", "stop"
+
+
+def lineage_row(record: Mapping[str, Any]) -> list[Any]:
+    """A lineage record as saved: a list in `LINEAGE_FIELDS` order (the lineage is the largest
+    part of the state, and lists spare repeating the field names in every record)."""
+    return [record[field] for field in LINEAGE_FIELDS]
 
 
 @dataclasses.dataclass
@@ -443,20 +444,22 @@ class Evolution:
             "search_seconds": self.search_seconds(),
         }
 
+    def _lineage_rows(self) -> dict[str, list[Any]]:
+        """The lineage as saved (see `lineage_row`)."""
+        return {tid: lineage_row(record) for tid, record in self.lineage.items()}
+
     def to_dict(self) -> dict[str, Any]:
         """The engine's state as plain JSON-able values (scores are not part of it: the
         adapter keeps them with its trials and tells them again after `from_dict`)."""
-        lineage = {tid: [rec[f] for f in LINEAGE_FIELDS] for tid, rec in self.lineage.items()}
-        return {**self._summary(), "generations": self.plans, "lineage": lineage}
+        return {**self._summary(), "generations": self.plans, "lineage": self._lineage_rows()}
 
     def to_json(self) -> str:
         """`json.dumps(self.to_dict())`, but the finished generations and the lineage records
         are encoded once, when they first appear (the state is rewritten twice per trial)."""
         generations, lineage = self._encoded
-        rows = {tid: [rec[f] for f in LINEAGE_FIELDS] for tid, rec in self.lineage.items()}
         encoded = {key: json.dumps(value) for key, value in self._summary().items()}
         encoded["generations"] = generations.list_text(self.plans, len(self.plans) - 1)
-        encoded["lineage"] = lineage.dict_text(rows)
+        encoded["lineage"] = lineage.dict_text(self.lineage, lineage_row)
         return json_object(encoded)
 
     def load_dict(self, state: Mapping[str, Any]) -> None:

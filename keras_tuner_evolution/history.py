@@ -17,6 +17,11 @@ from keras_tuner_evolution.persistence import atomic_write_text  # noqa: F401 (r
 
 HISTORY_FILE = "history.json"
 
+# A lineage record's fields, in the order the oracle's saved state stores them.
+LINEAGE_FIELDS = ("generation", "origin", "parents", "mutated")
+# How a member came to be: drawn at random, bred, given by the user, or imported with its score.
+ORIGINS = ("random", "child", "initial", "warm_start")
+
 
 @dataclass
 class Generation:

@@ -19,6 +19,7 @@ from typing import Any
 from keras_tuner.engine.trial import TrialStatus
 
 from keras_tuner_evolution import fidelity, persistence
+from keras_tuner_evolution import scores as scores_lib
 from keras_tuner_evolution import space as space_lib
 from keras_tuner_evolution.config import (
     EvolutionConfig,
@@ -31,8 +32,6 @@ from keras_tuner_evolution.oracle import EvolutionaryOracle, make_config
 from keras_tuner_evolution.scores import at_least
 
 logger = logging.getLogger("keras_tuner_evolution")
-
-TUNER_KEYS = ("tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/round")
 
 
 def _check_arguments(max_epochs, factor, iterations, min_epochs, max_epochs_total) -> None:
@@ -329,7 +328,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         Keras Tuner's version ranks a 1-epoch score against a 27-epoch one as if they were
         equal, and pads its answer with trials that did not complete.
         """
-        sign = 1.0 if self.objective.direction == "max" else -1.0
+        sign = scores_lib.sign(self.objective.direction)
         completed = [
             trial for trial in self.trials.values() if self._final_score(trial) is not None
         ]

@@ -15,11 +15,12 @@ its files five times per trial: `sync` says how much of that a write needs (see 
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 logger = logging.getLogger("keras_tuner_evolution")
@@ -200,6 +201,10 @@ def json_object(encoded: Mapping[str, str]) -> str:
     return "{" + ", ".join(f"{json.dumps(key)}: {text}" for key, text in encoded.items()) + "}"
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 class GrowingJSON:
     """The JSON text of a list or dict that only grows, encoding each new entry once.
 
@@ -217,9 +222,12 @@ class GrowingJSON:
         live = [json.dumps(item) for item in items[len(self._parts) :]]
         return "[" + ", ".join(self._parts + live) + "]"
 
-    def dict_text(self, mapping: Mapping[str, Any]) -> str:
-        """`json.dumps(mapping)` for a dict to which entries are only ever added."""
+    def dict_text(self, mapping: Mapping[str, Any], row: Callable[[Any], Any] = _same) -> str:
+        """`json.dumps({key: row(value)})` for a dict to which entries are only ever added.
+
+        Only the entries added since the last call are read, converted by `row` and encoded.
+        """
         if len(mapping) > len(self._parts):
-            keys = list(mapping)[len(self._parts) :]
-            self._parts += [f"{json.dumps(key)}: {json.dumps(mapping[key])}" for key in keys]
+            new = itertools.islice(mapping.items(), len(self._parts), None)
+            self._parts += [f"{json.dumps(key)}: {json.dumps(row(value))}" for key, value in new]
         return "{" + ", ".join(self._parts) + "}"

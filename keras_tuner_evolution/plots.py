@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from keras_tuner_evolution import scores as scores_lib
+
 if TYPE_CHECKING:  # history.py imports this module lazily; no cycle at run time
     from keras_tuner_evolution.history import History
 
@@ -78,7 +80,7 @@ def plot_evolution(
         x = np.array([index for index, _ in rows], dtype=float)
         quantiles = np.array([np.percentile(s, [0, 25, 75, 100]) for _, s in rows])
         mean = [float(np.mean(s)) for _, s in rows]
-        best = [max(s) if history.direction == "max" else min(s) for _, s in rows]
+        best = [scores_lib.best(s, history.direction) for _, s in rows]
         band_x = np.array([x[0] - 0.3, x[0] + 0.3]) if len(x) == 1 else x
         band = quantiles.repeat(2, axis=0) if len(x) == 1 else quantiles
         ax.fill_between(band_x, band[:, 0], band[:, 3], alpha=0.12, color="C0", label="min – max")
@@ -150,9 +152,7 @@ def plot_trials(
         y = [s for _, s in points]
         best, running = [], None
         for score in y:
-            running = (
-                score if running is None else (max if direction == "max" else min)(running, score)
-            )
+            running = scores_lib.best([running, score], direction)
             best.append(running)
         ax.scatter(x, y, s=18 if len(x) <= 100 else 6, alpha=0.6, label="trial")
         ax.step(x, best, where="post", color="C1", label=f"best so far ({direction})")

@@ -13,6 +13,7 @@ import numpy as np
 from keras_tuner import HyperParameters
 from keras_tuner.engine.trial import TrialStatus
 
+from keras_tuner_evolution import scores as scores_lib
 from keras_tuner_evolution import space as space_lib
 
 
@@ -105,7 +106,7 @@ def load_completed_trials(
         values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
         if not values:
             continue
-        score = max(values) if direction == "max" else min(values)
+        score = scores_lib.best(values, direction)
         found.append((str(data["trial_id"]), dict(data["hyperparameters"]["values"]), score))
     if not found:
         raise ValueError(

@@ -13,11 +13,13 @@ from typing import Any
 import numpy as np
 from keras_tuner.engine import hyperparameters as hp_module
 
+from keras_tuner_evolution import history
 from keras_tuner_evolution import space as space_lib
 
-# Hyperparameter names under which each session records its lineage.
-LINEAGE_FIELDS = ("generation", "origin", "parents", "mutated")
-ORIGINS = ("random", "child", "initial", "warm_start", "promoted")
+# Hyperparameter names under which each session records its lineage: the History's fields;
+# its origins, and "promoted" for a multi-fidelity trial that continues an earlier one.
+LINEAGE_FIELDS = history.LINEAGE_FIELDS
+ORIGINS = (*history.ORIGINS, "promoted")
 # Keras Tuner's Hyperband values that a multi-fidelity trial carries (see `fidelity_infos`).
 FIDELITY_FIELDS = ("tuner/epochs", "tuner/initial_epoch", "tuner/trial_id")
 
