@@ -99,6 +99,25 @@ class TrainingHooks(SearchHooks):
 
     max_training_time: float | None = None
 
+    def _prepare(
+        self, max_training_time: float | None, tensorboard_dir: str | None, kwargs: dict
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The setup both training tuners share, before their oracle is built.
+
+        Checks and keeps `max_training_time` and `tensorboard_dir`, attaches the observers and
+        splits `kwargs` into the evolution's arguments and Keras Tuner's. Only the chief owns
+        the project folder: a worker (re)started with overwrite=True would delete the trials
+        the other workers have finished, so a worker's `overwrite` is switched off.
+        """
+        _check_training_time(max_training_time)
+        self.max_training_time = max_training_time
+        self.tensorboard_dir = tensorboard_dir
+        self._attach_observers()
+        evolution, kwargs = EvolutionConfig.split(kwargs)
+        if kwargs.get("overwrite") and _keras_tuner.is_worker():
+            kwargs["overwrite"] = False
+        return evolution, kwargs
+
     def search(self, *fit_args, **fit_kwargs) -> None:
         """As `keras_tuner.Tuner.search`; the chief of a parallel search serves the oracle.
 
@@ -179,15 +198,11 @@ class EvolutionaryTuner(TrainingHooks, keras_tuner.Tuner):
                 "Received `hypermodel=None`. It may only be omitted when `run_trial()` is "
                 "overridden and defines the search space itself."
             )
-        _check_training_time(max_training_time)
-        evolution, kwargs = EvolutionConfig.split(kwargs)
+        evolution, kwargs = self._prepare(max_training_time, tensorboard_dir, kwargs)
         if max_trials is _NOT_GIVEN:
             no_generations = evolution.get("generations") is None
             max_trials = RANDOM_SEARCH_MAX_TRIALS if no_generations else None
         self.seed = seed
-        self.max_training_time = max_training_time
-        self.tensorboard_dir = tensorboard_dir
-        self._attach_observers()
         oracle = EvolutionaryOracle(
             objective=objective,
             max_trials=max_trials,
@@ -199,10 +214,6 @@ class EvolutionaryTuner(TrainingHooks, keras_tuner.Tuner):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             **evolution,
         )
-        if kwargs.get("overwrite") and _keras_tuner.is_worker():
-            # Only the chief owns the project folder: a worker (re)started with
-            # overwrite=True would delete the trials the other workers have finished.
-            kwargs["overwrite"] = False
         # Keras Tuner's run_trial reports a trial's metrics once, at its end; an overridden one
         # might report intermediate values (a deprecated use), so it is not relied upon.
         oracle.results_reported_at_end = type(self).run_trial is EvolutionaryTuner.run_trial
@@ -265,8 +276,7 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
         tensorboard_dir: str | None = None,
         **kwargs,
     ):
-        _check_training_time(max_training_time)
-        evolution, kwargs = EvolutionConfig.split(kwargs)
+        evolution, kwargs = self._prepare(max_training_time, tensorboard_dir, kwargs)
         oracle = EvolutionaryHyperbandOracle(
             objective=objective,
             max_epochs=max_epochs,
@@ -283,12 +293,7 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
             min_epochs=min_epochs,
             **evolution,
         )
-        self.max_training_time = max_training_time
-        self.tensorboard_dir = tensorboard_dir
         self.epochs_seen: dict[str, list[int]] = {}  # trial id -> epochs run (see on_trial_end)
-        self._attach_observers()
-        if kwargs.get("overwrite") and _keras_tuner.is_worker():
-            kwargs["overwrite"] = False  # as EvolutionaryTuner: only the chief owns the folder
         # keras_tuner.Hyperband.__init__ would build its own oracle: give ours to Tuner's.
         keras_tuner.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
 
