@@ -205,10 +205,8 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         return self._answer(self.engine.stop("budget"))
 
     def _promotions_may_come(self) -> bool:
-        running = {trial.trial_id for trial in self.ongoing_trials.values()}
-        running.update(self.retry_queue)
         top = len(self.rungs) - 1
-        return any(self.fidelity.get(tid, [tid, 0])[1] < top for tid in running)
+        return any(self.fidelity.get(tid, [tid, 0])[1] < top for tid in self._running_trials())
 
     def _next_promotion(self, everyone: bool = False) -> tuple[str, int] | None:
         results, promoted = self._rung_results()
@@ -288,7 +286,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
 
     def _running_ids(self) -> set[str]:
         """Configurations still running at the lowest rung (promotions do not hold a generation)."""
-        return {tid for tid in super()._running_ids() if self.fidelity.get(tid, [tid, 0])[1] == 0}
+        return {tid for tid in self._running_trials() if self.fidelity.get(tid, [tid, 0])[1] == 0}
 
     # State, snapshots ------------------------------------------------------------------------
 

@@ -236,14 +236,18 @@ class EvolutionaryOracle(DurableOracle):
             self.engine.tell(trial_id, self._final_score(self.trials[trial_id]))
         self._told = len(self.end_order)
 
-    def _running_ids(self) -> set[str]:
+    def _running_trials(self) -> set[str]:
         """Trials that are running or will run again (Keras Tuner's view, not the engine's)."""
         running = {trial.trial_id for trial in self.ongoing_trials.values()}
         running.update(self.retry_queue)
         return running
 
+    def _running_ids(self) -> set[str]:
+        """The engine's members still running (here every trial is a member)."""
+        return self._running_trials()
+
     def _rebuild(self) -> None:
-        running = self._running_ids()
+        running = self._running_trials()
         genomes = {
             trial_id: space_lib.repair(self.hyperparameters, trial.hyperparameters.values)
             for trial_id, trial in self.trials.items()
