@@ -656,10 +656,12 @@ def test_sigterm_on_the_launcher_leaves_no_child(tmp_path):
 
 @pytest.mark.slow
 def test_launch_evolutionary_hyperband_promotes_across_workers(tmp_path):
+    # 75 epochs of 0.3 s: long enough that a worker ready a few seconds before the other
+    # cannot finish the whole search alone (with 0.02 s it sometimes did).
     folder = tmp_path / "run"
     done = subprocess.run(
         launch_command(
-            2, folder, "--workload", "sleep", "--seconds", "0.02", "--hyperband", "9",
+            2, folder, "--workload", "sleep", "--seconds", "0.3", "--hyperband", "9",
             "--trials", "60", "--population", "4",
         ),
         env=launch_env(),
