@@ -7,6 +7,7 @@ Public names:
     EvolutionaryHyperbandOracle: its oracle (Keras Tuner's Hyperband trial protocol).
     EvolutionConfig: the evolution's arguments, their defaults and checks (documented once).
     RankSelection, TournamentSelection: breeder selection strategies (`selection=`).
+    DensityGuidance: model-guided breeding (`guidance=`).
     UniformCrossover, Mutation: variation operators (`crossover=`, `mutation=`).
     FunctionTuner: a tuner whose trial is one call of a Python function.
     DenseHyperModel: a ready-made dense-network hypermodel (15 hyperparameters).
@@ -36,6 +37,7 @@ _EXPORTS = {
     "EvolutionConfig": "keras_tuner_evolution.config",
     "RankSelection": "keras_tuner_evolution.selection",
     "TournamentSelection": "keras_tuner_evolution.selection",
+    "DensityGuidance": "keras_tuner_evolution.guidance",
     "UniformCrossover": "keras_tuner_evolution.variation",
     "Mutation": "keras_tuner_evolution.variation",
     "DenseHyperModel": "keras_tuner_evolution.hypermodels",
@@ -56,6 +58,7 @@ __all__ = [
     "Mutation",
     "RankSelection",
     "TournamentSelection",
+    "DensityGuidance",
     "UniformCrossover",
     "EvolutionaryOracle",
     "EvolutionaryTuner",
@@ -72,6 +75,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time see __getattr__
     from keras_tuner_evolution.callbacks import TimeLimit
     from keras_tuner_evolution.config import EvolutionConfig
     from keras_tuner_evolution.functions import maximize, minimize
+    from keras_tuner_evolution.guidance import DensityGuidance
     from keras_tuner_evolution.history import Generation, History
     from keras_tuner_evolution.hyperband import EvolutionaryHyperbandOracle
     from keras_tuner_evolution.hypermodels import DenseHyperModel

@@ -14,11 +14,14 @@ import numbers
 import os
 from typing import Any
 
+from keras_tuner_evolution.guidance import DensityGuidance
 from keras_tuner_evolution.selection import RankSelection, TournamentSelection
 from keras_tuner_evolution.variation import Mutation, UniformCrossover
 
 SELECTIONS = ("rank", "tournament")
 PARENT_POOLS = ("generation", "best")
+INITIAL_SAMPLINGS = ("latin", "random")
+GUIDANCES = ("density",)
 
 
 def default_population_size(max_trials: int | None) -> int:
@@ -30,6 +33,13 @@ def default_population_size(max_trials: int | None) -> int:
     if max_trials is None:
         return 20
     return int(min(20, max(4, max_trials // 25)))
+
+
+def default_initial_size(population_size: int) -> int:
+    """Generation 0's size when the population is chosen from the budget: at least 8, so
+    that the model that guides breeding starts from a spread of results even when small
+    budgets make small populations (see `benchmarks/results/tuning.md`)."""
+    return int(max(population_size, 8))
 
 
 def resolve_count(value: int | float, total: int, name: str, minimum: int = 0) -> int:
@@ -100,6 +110,7 @@ class Shape:
     """The numbers an evolution runs with, derived from an `EvolutionConfig` and a budget."""
 
     population_size: int
+    initial_size: int
     elites: int
     breeders: int
     max_trials: int | None
@@ -122,7 +133,7 @@ class EvolutionConfig:
         breeders: Fraction of the population drawn as parents, in `(0, 1]` (at least 2 are
             drawn). Defaults to 0.3.
         mutation_rate: Probability that each gene of a child mutates, in `[0, 1]`. Defaults to
-            0.1.
+            0.2 (0.1 until 0.2.0: with guidance on, bolder children pay, the model weeds them).
         mutation_scale: Standard deviation of a mutation's step in probability space for
             ordered hyperparameters (Int, Float, ordered Choice), in `(0, 1]`. Defaults to 0.2.
         selection_pressure: How much fitter members are favoured as breeders, >= 0 (at most
@@ -166,13 +177,25 @@ class EvolutionConfig:
             no worker waits for a generation's slowest trial. False: classic generations, a
             worker waits (IDLE) until every member of the previous generation has finished.
             With one worker both are the same.
+        initial_sampling: How generation 0's random members are drawn: "latin" (default: a
+            Latin hypercube in probability space, drawn gene by gene, so that each gene's range
+            is covered evenly by the first population, conditional genes included) or "random"
+            (independent uniform draws, as in 0.1.0).
+        initial_population_size: Members of generation 0, >= 2. None: `population_size` when
+            that is given; when it is chosen from the budget, at least 8 (small budgets get
+            populations of 4: a larger generation 0 gives the guidance a spread to learn from).
+        guidance: How a child is chosen: "density" (default: `kte.DensityGuidance()`, several
+            candidate children are bred by the evolution's operators and the one a density
+            ratio of good to other configurations prefers is trained, as TPE ranks its
+            candidates), None (the first child bred, as in 0.1.0), or an object with the
+            methods of `kte.DensityGuidance`.
     """
 
     population_size: int | None = None
     generations: int | None = None
     elites: int | float = 0.3
     breeders: float = 0.3
-    mutation_rate: float = 0.1
+    mutation_rate: float = 0.2
     mutation_scale: float = 0.2
     selection_pressure: float = 5.0
     selection: Any = "rank"
@@ -188,6 +211,9 @@ class EvolutionConfig:
     initial_population: list[dict[str, Any]] | None = None
     warm_start_from: tuple[str, str] | None = None
     asynchronous: bool = True
+    initial_sampling: str = "latin"
+    initial_population_size: int | None = None
+    guidance: Any = "density"
 
     def __post_init__(self) -> None:
         check_int(self.population_size, "population_size", 2, allow_none=True)
@@ -200,6 +226,8 @@ class EvolutionConfig:
             check_choice(self.selection, "selection", SELECTIONS)
         check_int(self.tournament_size, "tournament_size", 1)
         check_choice(self.parent_pool, "parent_pool", PARENT_POOLS)
+        check_choice(self.initial_sampling, "initial_sampling", INITIAL_SAMPLINGS)
+        check_int(self.initial_population_size, "initial_population_size", 2, allow_none=True)
         self._check_flags_and_objects()
         check_int(self.patience, "patience", 1, allow_none=True)
         check_number(self.goal, "goal", allow_none=True)
@@ -226,6 +254,16 @@ class EvolutionConfig:
                 "`mutation` must be None or an object like `kte.Mutation(rate, scale)` "
                 f"(callable, with a `scaled` method), got {self.mutation!r}."
             )
+        if isinstance(self.guidance, str) or self.guidance is None:
+            if self.guidance is not None:
+                check_choice(self.guidance, "guidance", GUIDANCES)
+        elif not (
+            callable(getattr(self.guidance, "fit", None)) and hasattr(self.guidance, "candidates")
+        ):
+            raise ValueError(
+                "`guidance` must be 'density', None or an object like `kte.DensityGuidance()` "
+                f"(with `fit` and `candidates`), got {self.guidance!r}."
+            )
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -249,6 +287,9 @@ class EvolutionConfig:
         size = self.population_size
         if size is None:
             size = default_population_size(max_trials)
+        initial = self.initial_population_size
+        if initial is None:
+            initial = size if self.population_size is not None else default_initial_size(size)
         n_elites = resolve_count(self.elites, size, "elites", minimum=1)
         if not 0 <= n_elites < size:
             raise ValueError(
@@ -256,9 +297,9 @@ class EvolutionConfig:
             )
         n_breeders = max(2, resolve_count(float(self.breeders), size, "breeders"))
         if self.generations is not None:
-            by_generations = size + (self.generations - 1) * (size - n_elites)
+            by_generations = initial + (self.generations - 1) * (size - n_elites)
             max_trials = by_generations if max_trials is None else min(max_trials, by_generations)
-        return Shape(size, n_elites, n_breeders, max_trials)
+        return Shape(size, initial, n_elites, n_breeders, max_trials)
 
     def selection_strategy(self) -> Any:
         """The breeder selection as a strategy object."""
@@ -267,6 +308,12 @@ class EvolutionConfig:
         if self.selection == "tournament":
             return TournamentSelection(self.tournament_size)
         return self.selection
+
+    def guidance_strategy(self) -> Any:
+        """The breeding guidance as a strategy object, or None for none."""
+        if self.guidance == "density":
+            return DensityGuidance()
+        return self.guidance
 
     def crossover_operator(self) -> Any:
         """The crossover as a callable `(rng, space, mother, father) -> genome`."""

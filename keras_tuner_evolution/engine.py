@@ -23,19 +23,13 @@ import numpy as np
 from keras_tuner_evolution import scores as scores_lib
 from keras_tuner_evolution import space as space_lib
 from keras_tuner_evolution import stopping
+from keras_tuner_evolution.breeding import Breeding
 from keras_tuner_evolution.config import EvolutionConfig, Shape
 from keras_tuner_evolution.history import LINEAGE_FIELDS, Generation, History
 from keras_tuner_evolution.persistence import GrowingJSON, json_object
 from keras_tuner_evolution.selection import best_indices
 from keras_tuner_evolution.space import Genome
-from keras_tuner_evolution.variation import pick_parents, success_rule
-
-# A duplicate child is mutated again this many times before a fresh random member replaces it.
-MAX_REMUTATIONS = 10
-# Random draws tried before the unseen configurations of a finite space are enumerated.
-MAX_RANDOM_DRAWS = 50
-# Finite spaces up to this size are enumerated to find an unseen configuration exactly.
-MAX_ENUMERATION = 200_000
+from keras_tuner_evolution.variation import success_rule
 
 RUN, IDLE, STOP = "run", "idle", "stop"
 
@@ -64,7 +58,7 @@ class Decision:
     newly_stopped: bool = False
 
 
-class Evolution:
+class Evolution(Breeding):
     """The evolution of a population of configurations, asked and told.
 
     Args:
@@ -98,6 +92,7 @@ class Evolution:
         self.selection = config.selection_strategy()
         self.crossover = config.crossover_operator()
         self.mutation = config.mutation_operator()
+        self.guidance = config.guidance_strategy()
         self.clock = clock
         self.plans: list[dict[str, Any]] = []
         self.lineage: dict[str, dict[str, Any]] = {}
@@ -112,6 +107,8 @@ class Evolution:
         self._seen: dict[str, str] = {}
         self._space_size: tuple[int, int | None] = (-1, None)
         self._encoded = (GrowingJSON(), GrowingJSON())  # generations, lineage
+        # The guidance model and (space size, scored count) when it was fitted; None: refit.
+        self._model: tuple[tuple[int, int], Any] | None = None
 
     # Members and scores ----------------------------------------------------------------------
 
@@ -125,6 +122,7 @@ class Evolution:
         """
         self.genomes = dict(genomes)
         self.results = {tid: scores_lib.usable(score) for tid, score in results.items()}
+        self._model = None
         self._seen = {space_lib.genome_hash(g): tid for tid, g in self.genomes.items()}
         for trial_id, record in self.imported.items():
             self._seen[space_lib.genome_hash(record["genome"])] = trial_id
@@ -138,6 +136,7 @@ class Evolution:
     def retell(self, results: Mapping[str, float | None]) -> None:
         """Replaces every score at once (when scores are relative, e.g. ranks across rungs)."""
         self.results = {tid: scores_lib.usable(score) for tid, score in results.items()}
+        self._model = None
         self._goal_met = any(self._reaches_goal(score) for _, score in self.everyone())
 
     def score(self, trial_id: str) -> float | None:
@@ -304,13 +303,17 @@ class Evolution:
             elites = list(self.imported)  # scored in an earlier project: carried, not trained
         else:
             elites, breeders = self._select(self.everyone())
+        size = self.shape.initial_size if index == 0 else self.shape.population_size
         generation = {
             "index": index,
             "members": list(elites),
             "elites": elites,
             "breeders": breeders,
-            "n_children": self.shape.population_size - len(elites),
+            "n_children": size - len(elites),
         }
+        if index == 0 and self.config.initial_sampling == "latin":
+            # Saved with the generation: a resumed search draws the same hypercube.
+            generation["latin_key"] = int(self.rng.integers(2**62))
         if self.config.adaptive_mutation and index > 0:
             # Saved with the generation, so a resumed search mutates as the original did.
             previous = self.plans[-1]
@@ -357,55 +360,12 @@ class Evolution:
                 return candidate, self._record_fields("initial")
         breeders = [tid for tid in generation["breeders"] if tid in self.genomes]
         if breeders:
-            child = self._breed(breeders, generation.get("mutation_factor", 1.0))
+            child = self._guided_child(breeders, generation.get("mutation_factor", 1.0))
             if child is not None:
                 return child
-        fresh = self._fresh_genome()
+        fresh = self._latin_genome(generation) if "latin_key" in generation else None
+        fresh = fresh or self._fresh_genome()
         return None if fresh is None else (fresh, self._record_fields("random"))
-
-    def _breed(self, breeders: list[str], factor: float):
-        """A child of two breeders, mutated until unseen (None after `MAX_REMUTATIONS`)."""
-        mutation = self.mutation.scaled(factor)
-        mother, father = pick_parents(self.rng, breeders)
-        child = self.crossover(self.rng, self.space, self.genomes[mother], self.genomes[father])
-        child, mutated = mutation(self.rng, self.space, child)
-        for _ in range(MAX_REMUTATIONS):
-            if not self.is_seen(child):
-                parents = sorted({mother, father})
-                return child, self._record_fields("child", parents, mutated)
-            child, more = mutation(self.rng, self.space, child, at_least_one=True)
-            mutated = sorted(set(mutated) | set(more))
-        return None
-
-    @staticmethod
-    def _record_fields(origin: str, parents=(), mutated=()) -> dict[str, Any]:
-        return {"origin": origin, "parents": list(parents), "mutated": list(mutated)}
-
-    def _fresh_genome(self) -> Genome | None:
-        """A random configuration never seen before, or None when there is none left."""
-        for _ in range(MAX_RANDOM_DRAWS):
-            candidate = space_lib.random_genome(self.space, self.rng)
-            if not self.is_seen(candidate):
-                return candidate
-        size = self._count_space()
-        if size is None or size > MAX_ENUMERATION:
-            for _ in range(20 * MAX_RANDOM_DRAWS):
-                candidate = space_lib.random_genome(self.space, self.rng)
-                if not self.is_seen(candidate):
-                    return candidate
-            return None
-        if len(self._seen) >= size:
-            return None
-        unseen = [g for g in space_lib.enumerate_genomes(self.space) if not self.is_seen(g)]
-        if not unseen:
-            return None
-        return unseen[int(self.rng.integers(len(unseen)))]
-
-    def _count_space(self) -> int | None:
-        n_hps = len(self.space.space)
-        if self._space_size[0] != n_hps:
-            self._space_size = (n_hps, space_lib.count_configurations(self.space))
-        return self._space_size[1]
 
     # Snapshots and state ---------------------------------------------------------------------
 
@@ -435,6 +395,7 @@ class Evolution:
         """The state but for the two parts that grow with every trial."""
         return {
             "population_size": self.shape.population_size,
+            "initial_size": self.shape.initial_size,
             "elites": self.shape.elites,
             "breeders": self.shape.breeders,
             "stop_reason": self.stop_reason,
@@ -469,7 +430,11 @@ class Evolution:
         have been raised on resume, so only exhaustion is a final stop.
         """
         self.shape = Shape(
-            state["population_size"], state["elites"], state["breeders"], self.shape.max_trials
+            state["population_size"],
+            state.get("initial_size", state["population_size"]),  # 0.1.0 had no other size
+            state["elites"],
+            state["breeders"],
+            self.shape.max_trials,
         )
         self.plans = state["generations"]
         self.lineage = {
@@ -484,3 +449,4 @@ class Evolution:
         self.seconds_before = state.get("search_seconds", 0.0)
         self.clock_start = None
         self._encoded = (GrowingJSON(), GrowingJSON())
+        self._model = None

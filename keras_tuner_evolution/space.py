@@ -185,6 +185,33 @@ def random_genome(space: HyperParameters, rng: np.random.Generator) -> Genome:
     return repair(space, {}, rng)
 
 
+def latin_prob(key: int, name: str, slot: int, size: int) -> float:
+    """Coordinate of member `slot` of a `size`-member Latin hypercube along gene `name`.
+
+    Each gene has its own random permutation of the `size` strata of [0, 1), derived from
+    `key` and the gene's name alone, so the design does not depend on the order in which
+    genes are declared or discovered, and every gene's range is covered evenly.
+    """
+    name_key = int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "big")
+    generator = np.random.default_rng([key, name_key])
+    stratum = generator.permutation(size)[slot]
+    return float((stratum + generator.random(size)[slot]) / size)
+
+
+def latin_genome(space: HyperParameters, key: int, slot: int, size: int) -> Genome:
+    """Member `slot` of a Latin hypercube of `size` genomes in probability space.
+
+    Conditional scopes are followed as in `repair`: a gene is drawn only when its parents'
+    values make it active.
+    """
+    genome: Genome = {}
+    for hp in space.space:
+        if hp.name in genome or not is_active(hp, genome):
+            continue
+        genome[hp.name] = prob_to_value(hp, latin_prob(key, hp.name, slot, size))
+    return genome
+
+
 def genome_hash(genome: Mapping[str, Any]) -> str:
     """A stable hash of a genome's canonical values (independent of key order)."""
     text = json.dumps(sorted(genome.items()), separators=(",", ":"))

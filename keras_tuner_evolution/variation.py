@@ -56,6 +56,12 @@ def _is_categorical(hp: hp_module.HyperParameter) -> bool:
     )
 
 
+def _is_ordered(hp: hp_module.HyperParameter) -> bool:
+    return isinstance(hp, (hp_module.Int, hp_module.Float)) or (
+        isinstance(hp, hp_module.Choice) and bool(hp.ordered)
+    )
+
+
 def mutate_value(
     rng: np.random.Generator, hp: hp_module.HyperParameter, value: Any, scale: float = 0.2
 ) -> Any:
@@ -145,12 +151,45 @@ def success_rule(factor: float, success_rate: float, target: float = 0.2) -> flo
     return float(min(4.0, max(0.25, factor)))
 
 
+def blend_value(
+    rng: np.random.Generator,
+    hp: hp_module.HyperParameter,
+    first: Any,
+    second: Any,
+    alpha: float,
+) -> Any:
+    """A value of an ordered `hp` between two parents' values (BLX-alpha in probability space).
+
+    The coordinate is drawn uniformly from the parents' interval widened by `alpha` times its
+    length on each side (reflected at the borders), so children of two parents can take values
+    neither parent has: what a real-valued gene needs for a few parents to reach the values
+    in between and around them.
+    """
+    low, high = sorted((space_lib.value_to_prob(hp, first), space_lib.value_to_prob(hp, second)))
+    width = high - low
+    prob = abs(rng.uniform(low - alpha * width, high + alpha * width))
+    return space_lib.prob_to_value(hp, 2.0 - prob if prob > 1.0 else prob)
+
+
 class UniformCrossover:
     """Each gene from either parent with probability 1/2; the child is repaired for the space.
 
     Conditional scopes are respected: the child's active set follows the parent values it
     inherited; missing active values are drawn from the generator, inactive ones dropped.
+
+    Args:
+        blend: None (default): every gene is copied from one parent. A number `alpha >= 0`:
+            an ordered gene (Int, Float, ordered Choice) that both parents have is drawn
+            between their values instead (`blend_value`, BLX-alpha), so real-valued genes
+            are not limited to the values the first population happened to draw.
     """
+
+    def __init__(self, blend: float | None = None):
+        if blend is not None and not (
+            isinstance(blend, (int, float)) and not isinstance(blend, bool) and 0 <= blend <= 2
+        ):
+            raise ValueError(f"`blend` must be None or a number in [0, 2], got {blend!r}.")
+        self.blend = blend
 
     def __call__(
         self,
@@ -161,10 +200,21 @@ class UniformCrossover:
     ) -> Genome:
         """A valid child genome of `mother` and `father`."""
         child, _ = uniform_crossover(rng, mother, father)
+        if self.blend is not None:
+            by_name = space_lib.hyperparameters_by_name(space)
+            for name in child:
+                if name not in mother or name not in father or name not in by_name:
+                    continue
+                hp = space_lib.active_hyperparameter(by_name, name, mother)
+                same = hp is space_lib.active_hyperparameter(by_name, name, father)
+                if same and _is_ordered(hp) and mother[name] != father[name]:
+                    child[name] = blend_value(rng, hp, mother[name], father[name], self.blend)
         return space_lib.repair(space, child, rng)
 
     def __repr__(self) -> str:
-        return "UniformCrossover()"
+        return (
+            "UniformCrossover()" if self.blend is None else f"UniformCrossover(blend={self.blend})"
+        )
 
 
 class Mutation:

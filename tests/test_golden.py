@@ -36,7 +36,7 @@ def test_a_project_saved_by_0_1_0_resumes_with_the_same_trials(tmp_path):
     """`project_0_1_0` is the first session of `mixed_seed0_resumed` (17 trials), saved by
     keras-tuner-evolution 0.1.0; resumed now, it must go on exactly as 0.1.0 went on."""
     shutil.copytree(os.path.join(scenarios.HERE, "project_0_1_0"), tmp_path, dirs_exist_ok=True)
-    options = dict(scenarios.SCENARIOS["mixed_seed0"], overwrite=False)
+    options = dict(scenarios.legacy(scenarios.SCENARIOS["mixed_seed0"]), overwrite=False)
     function, space = options.pop("function"), options.pop("space")
     oracle = scenarios._run(function, str(tmp_path), space(), "max", options)
     actual = json.loads(json.dumps(scenarios.record(oracle), sort_keys=True))

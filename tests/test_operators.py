@@ -144,3 +144,36 @@ def test_success_rule_raises_on_success_lowers_otherwise_and_stays_bounded():
     assert variation.success_rule(1.0, 0.1) == pytest.approx(1.5**-0.25)
     assert variation.success_rule(3.9, 1.0) == 4.0
     assert variation.success_rule(0.26, 0.0) == 0.25
+
+
+def test_blend_crossover_draws_real_genes_between_the_parents():
+    import keras_tuner as kt
+    import numpy as np
+
+    from keras_tuner_evolution.variation import UniformCrossover
+
+    hp = kt.HyperParameters()
+    hp.Float("x", 0.0, 10.0)
+    hp.Choice("c", ["a", "b"])
+    rng = np.random.default_rng(0)
+    mother, father = {"x": 2.0, "c": "a"}, {"x": 6.0, "c": "b"}
+    children = [UniformCrossover(blend=0.0)(rng, hp, mother, father) for _ in range(200)]
+    xs = [child["x"] for child in children]
+    assert all(2.0 <= x <= 6.0 for x in xs)
+    assert len({round(x, 6) for x in xs}) > 150  # new values, not copies of the parents
+    assert {child["c"] for child in children} == {"a", "b"}  # categorical genes are copied
+    widened = [UniformCrossover(blend=0.5)(rng, hp, mother, father)["x"] for _ in range(200)]
+    assert min(widened) < 2.0 and max(widened) > 6.0
+    assert all(0.0 <= x <= 8.0 for x in widened)
+    plain = [UniformCrossover()(rng, hp, mother, father)["x"] for _ in range(50)]
+    assert set(plain) <= {2.0, 6.0}
+
+
+def test_blend_must_be_a_small_number():
+    import pytest
+
+    from keras_tuner_evolution.variation import UniformCrossover
+
+    for bad in (-0.1, 3, "wide", True):
+        with pytest.raises(ValueError, match="`blend`"):
+            UniformCrossover(blend=bad)

@@ -158,10 +158,25 @@ def record(oracle) -> dict:
     }
 
 
+def legacy(options: dict) -> dict:
+    """`options` plus those that select 0.1.0's algorithm, which the sequences were recorded
+    with: generation 0 drawn at random and as large as the others, children not guided."""
+    from keras_tuner_evolution.config import default_population_size
+
+    size = options.get("population_size") or default_population_size(options.get("max_trials"))
+    return {
+        "initial_sampling": "random",
+        "guidance": None,
+        "initial_population_size": size,
+        "mutation_rate": 0.1,
+        **options,
+    }
+
+
 def run_scenario(name: str, directory: str) -> dict:
     """Runs one scenario (resumed ones in two sessions) and returns its record."""
     base, first_budget = RESUMED.get(name, (name, None))
-    options = dict(SCENARIOS[base])
+    options = legacy(SCENARIOS[base])
     function, space = options.pop("function"), options.pop("space")
     objective = options.pop("objective", "max")
     if first_budget is not None:

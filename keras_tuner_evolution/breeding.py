@@ -1,0 +1,116 @@
+"""How the evolution makes new members: children bred from breeders (guided by a model of the
+results when `guidance` is on), generation 0's Latin hypercube, and fresh random members.
+
+`Breeding` is a mixin of `engine.Evolution`: it reads the engine's space, generator, operators
+and results, and returns genomes with their lineage records; the engine decides when to call it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keras_tuner_evolution import guidance as guidance_lib
+from keras_tuner_evolution import space as space_lib
+from keras_tuner_evolution.space import Genome
+from keras_tuner_evolution.variation import pick_parents
+
+# A duplicate child is mutated again this many times before a fresh random member replaces it.
+MAX_REMUTATIONS = 10
+# Random draws tried before the unseen configurations of a finite space are enumerated.
+MAX_RANDOM_DRAWS = 50
+# Finite spaces up to this size are enumerated to find an unseen configuration exactly.
+MAX_ENUMERATION = 200_000
+
+
+class Breeding:
+    """Breeding, sampling and the guidance model of `engine.Evolution` (a mixin)."""
+
+    def _latin_genome(self, generation: dict[str, Any]) -> Genome | None:
+        """Generation 0's next point of its Latin hypercube, None if taken or past its end."""
+        size = generation["n_children"] + len(generation["elites"])
+        slot = len(generation["members"])
+        if slot >= size:
+            return None
+        genome = space_lib.latin_genome(self.space, generation["latin_key"], slot, size)
+        return None if self.is_seen(genome) else genome
+
+    def _guided_child(self, breeders: list[str], factor: float):
+        """A child bred as `_breed` does; with guidance, the one the model prefers of several."""
+        if self.guidance is None or self.guidance.candidates <= 1:
+            return self._breed(breeders, factor)
+        candidates: dict[str, tuple[Genome, dict[str, Any]]] = {}
+        for _ in range(self.guidance.candidates):
+            child = self._breed(breeders, factor)
+            if child is not None:
+                candidates.setdefault(space_lib.genome_hash(child[0]), child)
+        if not candidates:
+            return None
+        children = list(candidates.values())
+        model = self._fitted_model()
+        return children[guidance_lib.choose(model, [genome for genome, _ in children])]
+
+    def _fitted_model(self) -> Any:
+        """The guidance model of the scores so far.
+
+        It is refitted when a score arrived, but once more than 100 are in, only when they
+        grew by a hundredth: a fit reads every result, so the cost per trial stays flat.
+        """
+        scored = self.everyone()
+        n_hps = len(self.space.space)
+        if self._model is not None:
+            (fitted_hps, fitted_count), model = self._model
+            if fitted_hps == n_hps and len(scored) - fitted_count < max(1, len(scored) // 100):
+                return model
+        genomes = [self._genome_of(trial_id) for trial_id, _ in scored]
+        model = self.guidance.fit(self.space, genomes, [s for _, s in scored], self.direction)
+        self._model = ((n_hps, len(scored)), model)
+        return model
+
+    def _genome_of(self, trial_id: str) -> Genome:
+        if trial_id in self.imported:
+            return self.imported[trial_id]["genome"]
+        return self.genomes[trial_id]
+
+    def _breed(self, breeders: list[str], factor: float):
+        """A child of two breeders, mutated until unseen (None after `MAX_REMUTATIONS`)."""
+        mutation = self.mutation.scaled(factor)
+        mother, father = pick_parents(self.rng, breeders)
+        child = self.crossover(self.rng, self.space, self.genomes[mother], self.genomes[father])
+        child, mutated = mutation(self.rng, self.space, child)
+        for _ in range(MAX_REMUTATIONS):
+            if not self.is_seen(child):
+                parents = sorted({mother, father})
+                return child, self._record_fields("child", parents, mutated)
+            child, more = mutation(self.rng, self.space, child, at_least_one=True)
+            mutated = sorted(set(mutated) | set(more))
+        return None
+
+    @staticmethod
+    def _record_fields(origin: str, parents=(), mutated=()) -> dict[str, Any]:
+        return {"origin": origin, "parents": list(parents), "mutated": list(mutated)}
+
+    def _fresh_genome(self) -> Genome | None:
+        """A random configuration never seen before, or None when there is none left."""
+        for _ in range(MAX_RANDOM_DRAWS):
+            candidate = space_lib.random_genome(self.space, self.rng)
+            if not self.is_seen(candidate):
+                return candidate
+        size = self._count_space()
+        if size is None or size > MAX_ENUMERATION:
+            for _ in range(20 * MAX_RANDOM_DRAWS):
+                candidate = space_lib.random_genome(self.space, self.rng)
+                if not self.is_seen(candidate):
+                    return candidate
+            return None
+        if len(self._seen) >= size:
+            return None
+        unseen = [g for g in space_lib.enumerate_genomes(self.space) if not self.is_seen(g)]
+        if not unseen:
+            return None
+        return unseen[int(self.rng.integers(len(unseen)))]
+
+    def _count_space(self) -> int | None:
+        n_hps = len(self.space.space)
+        if self._space_size[0] != n_hps:
+            self._space_size = (n_hps, space_lib.count_configurations(self.space))
+        return self._space_size[1]
