@@ -52,18 +52,19 @@ class Breeding:
     def _fitted_model(self) -> Any:
         """The guidance model of the scores so far.
 
-        It is refitted when a score arrived, but once more than 100 are in, only when they
+        It is refitted when a result arrived, but once more than 100 are in, only when they
         grew by a hundredth: a fit reads every result, so the cost per trial stays flat.
         """
-        scored = self.everyone()
+        finished = len(self.results) + len(self.imported)  # counted without a scan
         n_hps = len(self.space.space)
         if self._model is not None:
             (fitted_hps, fitted_count), model = self._model
-            if fitted_hps == n_hps and len(scored) - fitted_count < max(1, len(scored) // 100):
+            if fitted_hps == n_hps and finished - fitted_count < max(1, finished // 100):
                 return model
+        scored = self.everyone()
         genomes = [self._genome_of(trial_id) for trial_id, _ in scored]
         model = self.guidance.fit(self.space, genomes, [s for _, s in scored], self.direction)
-        self._model = ((n_hps, len(scored)), model)
+        self._model = ((n_hps, finished), model)
         return model
 
     def _genome_of(self, trial_id: str) -> Genome:

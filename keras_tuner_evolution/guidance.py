@@ -22,6 +22,7 @@ generation; scoring is a lookup per gene. Both are pure functions of their input
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 from collections.abc import Mapping, Sequence
@@ -37,8 +38,8 @@ from keras_tuner_evolution.space import Genome
 
 # Ordered genes are tabulated on this many bins of probability space.
 BINS = 64
-# A placeholder key for "this gene is not active in the configuration".
-_INACTIVE = ("__inactive__",)
+# The value of a categorical gene that is not active in a configuration.
+_INACTIVE = "__kte_inactive__"
 
 
 def _is_ordered(hp: hp_module.HyperParameter) -> bool:
@@ -52,20 +53,20 @@ def good_count(n: int, fraction: float) -> int:
     return int(min(n - 1, max(2, math.ceil(fraction * n))))
 
 
-def _key(value: Any) -> Any:
-    # `True == 1` in Python: the type keeps a Boolean apart from the int 1.
-    return _INACTIVE if value is _INACTIVE else (type(value).__name__, value)
-
-
 def _categorical_log_ratio(good: list[Any], other: list[Any], prior: float) -> dict[Any, float]:
-    good_keys = [_key(v) for v in good]
-    other_keys = [_key(v) for v in other]
-    keys = set(good_keys) | set(other_keys)
-    denominator_good = len(good_keys) + prior * (len(keys) + 1)
-    denominator_other = len(other_keys) + prior * (len(keys) + 1)
+    """`log(good frequency / other frequency)` of each value, both smoothed by `prior`.
+
+    The values of one gene share one type (a Choice's values, or booleans), so they are
+    counted as they are.
+    """
+    good_counts = collections.Counter(good)
+    other_counts = collections.Counter(other)
+    keys = set(good_counts) | set(other_counts)
+    denominator_good = len(good) + prior * (len(keys) + 1)
+    denominator_other = len(other) + prior * (len(keys) + 1)
     return {
-        key: math.log((good_keys.count(key) + prior) / denominator_good)
-        - math.log((other_keys.count(key) + prior) / denominator_other)
+        key: math.log((good_counts[key] + prior) / denominator_good)
+        - math.log((other_counts[key] + prior) / denominator_other)
         for key in keys
     }
 
@@ -77,7 +78,7 @@ class _CategoricalGene:
         self.log_ratio = _categorical_log_ratio(good, other, prior)
 
     def score(self, value: Any) -> float:
-        return self.log_ratio.get(_key(value), 0.0)
+        return self.log_ratio.get(value, 0.0)
 
 
 @functools.lru_cache(maxsize=64)
@@ -129,7 +130,7 @@ class _OrderedGene:
         )
 
     def score(self, prob: float | None) -> float:
-        active = self.activity.get(_key(prob is None), 0.0)
+        active = self.activity.get(prob is None, 0.0)
         if prob is None:
             return active
         return active + float(self.log_ratio[min(int(prob * BINS), BINS - 1)])
