@@ -24,6 +24,7 @@ from keras_tuner.engine.trial import Trial, TrialStatus
 
 from keras_tuner_evolution import persistence
 from keras_tuner_evolution import space as space_lib
+from keras_tuner_evolution.durability import DeferredSync
 
 logger = logging.getLogger("keras_tuner_evolution")
 
@@ -190,7 +191,7 @@ def release_trial(oracle: Any, tuner_id: str) -> str | None:
 # The oracle base: durable files, a robust reload -----------------------------------------
 
 
-class DurableOracle(keras_tuner.Oracle):
+class DurableOracle(DeferredSync, keras_tuner.Oracle):
     """A `keras_tuner.Oracle` whose files survive a crash at any moment (keras-tuner 1.4.x).
 
     Overrides these private hooks of `keras_tuner.Oracle`:
@@ -240,14 +241,14 @@ class DurableOracle(keras_tuner.Oracle):
         """
         ended = len(self.end_order)
         sync = "all" if ended != self._ended_at_last_save else "none"
-        persistence.save_json_text(self.oracle_file, self.state_json(), sync)
+        self._write_state(self.oracle_file, self.state_json(), sync)
         self._ended_at_last_save = ended
 
     def _save_trial(self, trial) -> None:
         """Writes a trial's trial.json atomically; only its final write is forced to disk."""
         path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
         sync = "none" if trial.status == TrialStatus.RUNNING else "all"
-        persistence.save_json(path, trial.get_state(), sync)
+        self._write_state(path, json.dumps(trial.get_state()), sync)
 
     def _record_values(self, trial) -> None:
         """As Keras Tuner's, keeping values of names declared under several scopes."""

@@ -120,6 +120,25 @@ def _replace_with(path: str, text: str, sync: str) -> None:
         _fsync_folder(folder)
 
 
+def sync_to_disk(path: str) -> None:
+    """Forces a file written with `sync="none"` to disk, and its folder (so its rename is too).
+
+    Raises:
+        StateWriteError: The file could not be forced to disk; the message names it.
+    """
+    if not _is_local(path):
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as error:
+        raise _write_error(path, error) from error
+    _fsync_folder(os.path.dirname(os.path.abspath(path)))
+
+
 def _fsync_folder(folder: str) -> None:
     if not hasattr(os, "O_DIRECTORY"):  # Windows: folders cannot be opened
         return

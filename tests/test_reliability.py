@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 
 import keras_tuner as kt
 import pytest
@@ -205,17 +206,38 @@ def test_an_unknown_sync_level_is_refused_before_anything_is_written(tmp_path):
 
 def test_only_the_writes_that_record_a_result_are_forced_to_disk(tmp_path, monkeypatch):
     """fsync costs about a millisecond a file; the writes made while a trial starts and runs
-    are atomic only (a power cut then costs at most that running trial)."""
-    writes = []
-    original = persistence.atomic_write_text
+    are atomic only (a power cut then costs at most that running trial). The writes of
+    `end_trial` are forced to disk before it returns, but after the oracle's lock is released,
+    so that other workers' requests do not wait for the disk."""
+    from keras_tuner.src.engine import oracle as kt_oracle_module
+
+    writes, synced = [], []
+    original_write, original_sync = persistence.atomic_write_text, persistence.sync_to_disk
+
+    def name_of(path):
+        return re.sub(r"trial_\d+", "trial_N", os.path.relpath(path, tmp_path))
 
     def recording(path, text, sync="all"):
-        name = re.sub(r"trial_\d+", "trial_N", os.path.relpath(path, tmp_path))
-        if not name.endswith("history.json"):  # throttled by the clock: left out
-            writes.append((name, sync))
-        original(path, text, sync)
+        if not name_of(path).endswith("history.json"):  # throttled by the clock: left out
+            writes.append((name_of(path), sync))
+        original_write(path, text, sync)
+
+    def syncing(path):
+        lock = kt_oracle_module.LOCKS[oracle]
+        free = lock.acquire(blocking=False)  # the same thread: a held RLock would say yes too
+        if free:
+            lock.release()
+        holder = threading.Thread(target=lambda: free_elsewhere.append(lock.acquire(timeout=1)))
+        free_elsewhere = []
+        holder.start()
+        holder.join()
+        if free_elsewhere[0]:
+            lock.release()
+        synced.append((name_of(path), free_elsewhere[0]))
+        original_sync(path)
 
     monkeypatch.setattr(persistence, "atomic_write_text", recording)
+    monkeypatch.setattr(persistence, "sync_to_disk", syncing)
     oracle = kte.EvolutionaryOracle(
         objective=kt.Objective("score", "max"), hyperparameters=mixed_space(), seed=0
     )
@@ -225,14 +247,30 @@ def test_only_the_writes_that_record_a_result_are_forced_to_disk(tmp_path, monke
     phases["create"], writes[:] = set(writes), []
     oracle.update_trial(trial.trial_id, {"score": 1.0})
     phases["update"], writes[:] = set(writes), []
+    assert synced == []
     trial.status = TrialStatus.COMPLETED
     oracle.end_trial(trial)
     phases["end"] = set(writes)
     assert phases == {
         "create": {("p/oracle.json", "none"), ("p/trial_N/trial.json", "none")},
         "update": {("p/trial_N/trial.json", "none")},
-        "end": {("p/oracle.json", "all"), ("p/trial_N/trial.json", "all")},
+        "end": {("p/oracle.json", "none"), ("p/trial_N/trial.json", "none")},
     }
+    # Both forced to disk before end_trial returned, each while another thread could take
+    # the oracle's lock.
+    assert sorted(synced) == [("p/oracle.json", True), ("p/trial_N/trial.json", True)]
+
+
+def test_a_failed_fsync_names_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "state.json"
+    path.write_text("{}")
+
+    def failing(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(persistence.os, "fsync", failing)
+    with pytest.raises(persistence.StateWriteError, match="state.json"):
+        persistence.sync_to_disk(str(path))
 
 
 # Corrupt or truncated state at resume ----------------------------------------------------

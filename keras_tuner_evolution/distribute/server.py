@@ -191,7 +191,9 @@ def _make_servicer(oracle: keras_tuner.Oracle) -> Any:
             self.leases.renew(context)
             end = super().EndTrial
             try:
-                return _once(self.oracle, request.trial.trial_id, end, request, context)
+                # Decided and ended under the lock; forced to disk after it is released.
+                with self.oracle.syncing_after():
+                    return _once(self.oracle, request.trial.trial_id, end, request, context)
             except Exception as error:
                 self._failed(error)
                 raise
