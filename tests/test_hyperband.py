@@ -344,6 +344,20 @@ def test_tensorboard_shows_the_epochs_and_the_continued_trial(tmp_path):
     for session in promoted:
         continued = session["hparams"]["tuner/trial_id"]
         assert session["hparams"]["parents"] == continued
-        assert session["hparams"]["tuner/initial_epoch"] == (
-            oracle.trials[continued].hyperparameters.values["tuner/epochs"]
+        assert (
+            session["hparams"]["tuner/initial_epoch"]
+            == (oracle.trials[continued].hyperparameters.values["tuner/epochs"])
         )
+
+
+def test_breeding_defaults_differ_from_the_fixed_epoch_oracle_and_can_be_overridden():
+    import keras_tuner as kt
+
+    from keras_tuner_evolution.hyperband import EvolutionaryHyperbandOracle
+
+    oracle = EvolutionaryHyperbandOracle(objective=kt.Objective("score", "max"), max_epochs=9)
+    assert (oracle.initial_sampling, oracle.guidance, oracle.mutation_rate) == ("random", None, 0.1)
+    guided = EvolutionaryHyperbandOracle(
+        objective=kt.Objective("score", "max"), max_epochs=9, guidance="density"
+    )
+    assert guided.guidance == "density" and guided.initial_sampling == "random"
