@@ -1,9 +1,21 @@
-"""Tries EvolutionaryOracle settings on the `compare.py` problems; one markdown row each.
+"""Tries EvolutionaryOracle settings against the stored baselines; one block of rows each.
 
-Run: `python benchmarks/tune.py '{"mutation_rate": 0.2}' '{"selection_pressure": 4}' ...`
-(10 seeds x 200 trials per setting, about a minute each on two cores). Prints, per setting, the
-mean normalised regret at 200 trials on each problem, their mean, and the duplicates; the
-results of the tried settings are recorded in `benchmarks/results/tuning.md`.
+Run: `python benchmarks/tune.py '{}' '{"mutation_rate": 0.1}' '{"guidance": null}' ...`
+(10 seeds x 200 trials per setting and problem, about a minute per setting on two cores).
+
+Problems: the four original problems of `compare.py` and the three tuning-only continuous
+problems of `tuning_problems.py` (`--problems` picks others; never tune on `compare.py`'s
+held-out problems, they are there to check the chosen defaults). For each setting and budget
+(25, 50, 100, 200 trials, read off the same 200-trial runs) it prints the mean rank of the
+setting among it and the stored baselines (KT RandomSearch, Optuna TPE, Optuna NSGA-II,
+NaturalSelection; per problem and seed, by best score within the budget), TPE's mean rank in
+the same ranking, and the mean normalised regret per problem next to TPE's. Baselines of the
+tuning-only problems are run once and kept in `results/runs/tuning_baselines.jsonl`.
+
+Settings are JSON `EvolutionaryOracle` arguments; two shortcuts build objects:
+`{"guide": {"candidates": 4}}` is `guidance=kte.DensityGuidance(candidates=4)` and
+`{"blend": 0.5}` is `crossover=kte.UniformCrossover(blend=0.5)`. The results of the tried
+settings are recorded in `benchmarks/results/tuning.md`.
 """
 
 from __future__ import annotations
@@ -11,42 +23,109 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
 
 import compare
+import tuning_problems
+
+from keras_tuner_evolution.guidance import DensityGuidance
+from keras_tuner_evolution.variation import UniformCrossover
+
+BUDGETS = (25, 50, 100, 200)
+BASELINES = ("random", "tpe", "nsga2", "naturalselection")
+TUNING_SET = [*compare.PROBLEMS, *tuning_problems.TUNING_PROBLEMS]
+BASELINE_FILE = os.path.join(compare.RESULTS, "runs", "tuning_baselines.jsonl")
+
+compare.ALL_PROBLEMS.update(tuning_problems.TUNING_PROBLEMS)
+
+
+def oracle_kwargs(setting: str) -> dict:
+    """The `EvolutionaryOracle` arguments of a JSON setting, shortcuts expanded."""
+    kwargs = json.loads(setting)
+    if "guide" in kwargs:
+        kwargs["guidance"] = DensityGuidance(**kwargs.pop("guide"))
+    if "blend" in kwargs:
+        kwargs["crossover"] = UniformCrossover(blend=kwargs.pop("blend"))
+    return kwargs
+
+
+def baselines(problems: list[str], seeds: range, pool) -> dict[tuple, list[float]]:
+    """Score sequences of the baselines by (method, problem, seed), run where missing."""
+    found: dict[tuple, list[float]] = {}
+    for method in BASELINES:
+        path = os.path.join(compare.RESULTS, "runs", f"{method}.jsonl")
+        for run in compare._read_runs(path) if os.path.exists(path) else []:
+            found[(method, run["problem"], run["seed"])] = run["scores"]
+    if os.path.exists(BASELINE_FILE):
+        for run in compare._read_runs(BASELINE_FILE):
+            found[(run["method"], run["problem"], run["seed"])] = run["scores"]
+    jobs = [
+        (method, problem, seed, max(BUDGETS), {"worst": compare.reference(problem)["worst"]})
+        for method in BASELINES
+        for problem in problems
+        for seed in seeds
+        if (method, problem, seed) not in found
+    ]
+    for run in pool.imap(compare.run_one, jobs):
+        found[(run["method"], run["problem"], run["seed"])] = run["scores"]
+        with open(BASELINE_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(run) + "\n")
+    return found
+
+
+def _rank(value: float, values: list[float]) -> float:
+    """1 for the best of `values` (maximised), ties sharing their mean rank."""
+    return 1 + sum(v > value for v in values) + 0.5 * (sum(v == value for v in values) - 1)
+
+
+def report(setting: str, runs: list[dict], base: dict, refs: dict, problems: list[str]) -> str:
+    """The rows of one setting: mean ranks and regrets at every budget."""
+    lines = [f"{setting}: {sum(r['duplicates'] for r in runs)} duplicates"]
+    for budget in BUDGETS:
+        ranks, tpe_ranks = [], []
+        regret: dict[str, list[float]] = {p: [] for p in problems}
+        tpe_regret: dict[str, list[float]] = {p: [] for p in problems}
+        for run in runs:
+            problem, seed = run["problem"], run["seed"]
+            mine = max(run["scores"][:budget])
+            others = [max(base[(m, problem, seed)][:budget]) for m in BASELINES]
+            ranks.append(_rank(mine, [mine, *others]))
+            tpe = others[BASELINES.index("tpe")]
+            tpe_ranks.append(_rank(tpe, [mine, *others]))
+            ref = refs[problem]
+            scale = ref["optimum"] - ref["median"]
+            regret[problem].append((ref["optimum"] - mine) / scale)
+            tpe_regret[problem].append((ref["optimum"] - tpe) / scale)
+        cells = "/".join(f"{statistics.fmean(regret[p]):.3f}" for p in problems)
+        tpe_cells = "/".join(f"{statistics.fmean(tpe_regret[p]):.3f}" for p in problems)
+        lines.append(
+            f"  @{budget}: rank {statistics.fmean(ranks):.2f} "
+            f"(TPE {statistics.fmean(tpe_ranks):.2f})"
+            f"  regret {cells}  (TPE {tpe_cells})"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("settings", nargs="*", default=["{}"], help="JSON oracle arguments")
-    parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--problems", default=",".join(TUNING_SET))
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
-    problems = list(compare.PROBLEMS)
+    problems = [p for p in args.problems.split(",") if p]
+    seeds = range(args.seeds)
     refs = {p: compare.reference(p) for p in problems}
-    print("| setting | " + " | ".join(problems) + " | mean | duplicates |")
-    print("|---|" + "---:|" * (len(problems) + 2))
+    print("problems: " + "/".join(problems))
     context = multiprocessing.get_context("fork")
     with context.Pool(args.workers) as pool:
+        base = baselines(problems, seeds, pool)
         for setting in args.settings:
-            kwargs = json.loads(setting)
-            jobs = [
-                ("evolution", p, s, args.trials, kwargs)
-                for p in problems
-                for s in range(args.seeds)
-            ]
+            kwargs = oracle_kwargs(setting)
+            jobs = [("evolution", p, s, max(BUDGETS), kwargs) for p in problems for s in seeds]
             runs = pool.map(compare.run_one, jobs)
-            regrets, dups = [], 0
-            for problem in problems:
-                mine = [r for r in runs if r["problem"] == problem]
-                curves = compare.regret_curves(mine, refs[problem], args.trials)
-                regrets.append(float(curves[:, -1].mean()))
-                dups += sum(r["duplicates"] for r in mine)
-            cells = " | ".join(f"{r:.3f}" for r in regrets)
-            print(
-                f"| `{setting}` | {cells} | {statistics.fmean(regrets):.3f} | {dups} |", flush=True
-            )
+            print(report(setting, runs, base, refs, problems), flush=True)
 
 
 if __name__ == "__main__":
