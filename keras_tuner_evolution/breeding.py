@@ -20,6 +20,10 @@ MAX_REMUTATIONS = 10
 MAX_RANDOM_DRAWS = 50
 # Finite spaces up to this size are enumerated to find an unseen configuration exactly.
 MAX_ENUMERATION = 200_000
+# The guidance model is refitted once the results grew by 1/REFIT_FRACTION since its last fit
+# (at every result below REFIT_FRACTION of them): a fit reads every result, so this keeps its
+# cost per trial flat, and a model 5% staler than the results chooses the same children.
+REFIT_FRACTION = 20
 
 
 class Breeding:
@@ -52,14 +56,16 @@ class Breeding:
     def _fitted_model(self) -> Any:
         """The guidance model of the scores so far.
 
-        It is refitted when a result arrived, but once more than 100 are in, only when they
-        grew by a hundredth: a fit reads every result, so the cost per trial stays flat.
+        It is refitted when a result arrived, but once more than `REFIT_FRACTION` are in, only
+        when they grew by a `REFIT_FRACTION`th: a fit reads every result, so the cost per trial
+        stays flat.
         """
         finished = len(self.results) + len(self.imported)  # counted without a scan
         n_hps = len(self.space.space)
         if self._model is not None:
             (fitted_hps, fitted_count), model = self._model
-            if fitted_hps == n_hps and finished - fitted_count < max(1, finished // 100):
+            grown = finished - fitted_count
+            if fitted_hps == n_hps and grown < max(1, finished // REFIT_FRACTION):
                 return model
         scored = self.everyone()
         genomes = [self._genome_of(trial_id) for trial_id, _ in scored]

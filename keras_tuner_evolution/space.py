@@ -235,7 +235,8 @@ def finite_domain(hp: hp_module.HyperParameter) -> list[Any] | None:
     return None
 
 
-def _parent_names(space: HyperParameters) -> set[str]:
+def condition_parents(space: HyperParameters) -> set[str]:
+    """Names of the hyperparameters that some `conditional_scope` depends on."""
     return {condition.name for hp in space.space for condition in hp.conditions}
 
 
@@ -246,7 +247,7 @@ def count_configurations(space: HyperParameters) -> int | None:
     are branched on, so the count is cheap even for large products.
     """
     hps = space.space
-    parents = _parent_names(space)
+    parents = condition_parents(space)
     domains = [finite_domain(hp) for hp in hps]
 
     def count(index: int, assigned: Genome) -> int | None:
@@ -310,6 +311,8 @@ def active_hyperparameter(
 ) -> hp_module.HyperParameter:
     """The declaration of `name` that is active for `genome` (the first one, as in `repair`)."""
     candidates = space_by_name[name]
+    if len(candidates) == 1:  # the common case, and the answer either way
+        return candidates[0]
     for hp in candidates:
         if is_active(hp, genome):
             return hp

@@ -129,6 +129,10 @@ def mutate(
     for name in chosen:
         hp = space_lib.active_hyperparameter(by_name, name, genome)
         values[name] = mutate_value(rng, hp, values[name], scale)
+    if not set(chosen) & space_lib.condition_parents(space):
+        # No gene that conditions others changed: the active set is the same and the new
+        # values are canonical, so `repair` would return `values` unchanged (and draw nothing).
+        return values, chosen
     return space_lib.repair(space, values, rng), chosen
 
 
