@@ -42,9 +42,16 @@ def test_compare_quick_writes_table_plot_and_targets(tmp_path, monkeypatch):
     text = (tmp_path / "quick.md").read_text()
     assert "--trials 50 --seeds 3 --first-seed 5" in text and "3 seeds (5..7)" in text
     rows = [line for line in text.splitlines() if line.startswith("| EvolutionaryOracle |")]
-    assert len(rows) == 3  # mean regret, mean ± std, median with ratio
+    # Mean regret, rank by budget, median at 25 and at 50, mean ± std, median with ratio.
+    assert len(rows) == 6
+    assert "| int_rastrigin @25 | int_rastrigin @50 | grid_rosenbrock @25 |" in text
+    assert "## Mean rank by budget" in text and "| method | @25 | @50 |" in text
+    assert "## Median regret at 25 trials (over seeds)" in text
+    assert "| method | int_rastrigin | grid_rosenbrock | mean rank @25 |" in text
     assert "(1.00x)" in text  # RandomSearch against itself in the ratio table
     assert "zero duplicate evaluations (0)" in text
+    assert "## Early targets (issue #15)" in text
+    assert "budget from 50 trials on: first at" in text and "twice KT RandomSearch's" in text
     assert (tmp_path / "quick.png").stat().st_size > 10_000
     # Held-out seeds keep their runs apart from the main seed range's.
     assert sorted(os.listdir(tmp_path / "runs-seed5")) == ["evolution.jsonl", "random.jsonl"]
@@ -74,6 +81,20 @@ def test_resume_runs_only_missing_runs_and_short_methods_are_paired_seed_by_seed
 
     assert runs(store.read_text().splitlines()) == runs(lines)
 
+    # --resume on another problem appends to the file and keeps this problem's runs.
+    kept = store.read_text()
+    compare.main(
+        ["--quick", "--problems", "nas_cell", "--workers", "1", "--methods", "random"]
+        + ["--resume", "--output", str(tmp_path / "d")]
+    )
+    text = store.read_text()
+    assert text.startswith(kept)
+    assert sorted((r["problem"], r["seed"]) for r in map(json.loads, text.splitlines())) == [
+        *[("int_rastrigin", s) for s in range(3)],
+        *[("nas_cell", s) for s in range(3)],
+    ]
+    store.write_text(kept)
+
     # A method with fewer seeds is compared with the evolution on its own seeds, one by one
     # (seed 1: Keras Tuner's RandomSearch takes seed 0 for "no seed").
     store.write_text(lines[1] + "\n")
@@ -83,7 +104,11 @@ def test_resume_runs_only_missing_runs_and_short_methods_are_paired_seed_by_seed
     assert "## KT RandomSearch and the evolution, seed by seed (regret at 50 trials)" in text
     row = next(line for line in text.splitlines() if line.startswith("| 1 | "))
     evolution, random = (float(x) for x in row.split("|")[2].split("/"))
-    assert 0 <= evolution < random  # the evolution wins this seed (seeded, deterministic)
+    ref = compare.reference("int_rastrigin")
+    stored = [json.loads(line) for line in (tmp_path / "runs" / "evolution.jsonl").open()]
+    for cell, run in [(evolution, stored[1]), (random, json.loads(lines[1]))]:
+        assert run["seed"] == 1  # each method's own regret on seed 1, side by side
+        assert cell == pytest.approx(compare.regret_curves([run], ref, 50)[0, -1], abs=5e-4)
 
 
 def test_a_method_cut_short_is_labelled_with_its_seed_counts():
@@ -143,3 +168,146 @@ def test_bayesian_runner_proposes_what_stock_keras_tuner_proposes():
     compare._drive_oracle(oracle, stock)
     assert fast.scores == stock.scores
     assert len(set(fast.scores[18:])) > 1  # the GP's proposals, not one point repeated
+
+
+def test_mean_ranks_are_taken_at_every_checkpoint_and_short_methods_have_none():
+    compare = load_compare()
+    refs = {"nas_cell": {"optimum": 10.0, "median": 0.0, "worst": -6.0}}
+    early = [5.0] * 10 + [6.0] * 190  # ahead at 25 trials, behind from 50 on
+    late = [1.0] * 40 + [9.0] * 160
+    results = {
+        ("evolution", "nas_cell"): [
+            {"seed": s, "scores": late, "duplicates": 0, "oracle_s": 0.1} for s in range(2)
+        ],
+        ("tpe", "nas_cell"): [
+            {"seed": s, "scores": early, "duplicates": 1, "oracle_s": 0.2} for s in range(2)
+        ],
+        ("bayesian", "nas_cell"): [{"seed": 0, "scores": late, "duplicates": 0, "oracle_s": 9}],
+    }
+    methods = ["evolution", "tpe", "bayesian"]
+    table, mean_rank, rank_at = compare.summarise(results, refs, methods, ["nas_cell"], 200)
+    assert sorted(rank_at) == [25, 50, 100, 200]
+    assert rank_at[25] == {"evolution": 2.0, "tpe": 1.0, "bayesian": None}
+    assert (
+        rank_at[50] == rank_at[200] == mean_rank == {"evolution": 1.0, "tpe": 2.0, "bayesian": None}
+    )
+    assert table[("tpe", "nas_cell")]["median_at"] == {25: 0.4, 50: 0.4, 100: 0.4, 200: 0.4}
+    assert table[("evolution", "nas_cell")]["median_at"][25] == 0.9
+    lines = compare.early_targets(table, rank_at, ["nas_cell"], methods)
+    assert lines[0].startswith("- met: mean rank first at every budget from 50 trials on")
+    assert (
+        lines[1]
+        == "- NOT met: mean rank at 25 trials no worse than Optuna TPE's (2.00 against 1.00)"
+    )
+    assert lines[2].startswith("- met: regret at 200 trials at most Optuna TPE's")
+    # The evolution cut short has no rank: only the regret target is checked.
+    results[("evolution", "nas_cell")].pop()
+    table, _, rank_at = compare.summarise(results, refs, methods, ["nas_cell"], 200)
+    lines = compare.early_targets(table, rank_at, ["nas_cell"], methods)
+    assert len(lines) == 1 and lines[0].startswith("- met: regret at 200 trials")
+
+
+def test_held_out_problems_are_not_tuned_on():
+    compare = load_compare()
+    assert set(compare.HELD_OUT_PROBLEMS) == {"hartmann6", "mixed_mlp", "nas_cell"}
+    assert not set(compare.HELD_OUT_PROBLEMS) & set(compare.PROBLEMS)  # tune.py reads PROBLEMS
+    assert list(compare.ALL_PROBLEMS) == [*compare.PROBLEMS, *compare.HELD_OUT_PROBLEMS]
+
+
+def _random_scores(compare, name, count=1000, seed=1):
+    from keras_tuner_evolution import space as space_lib
+
+    space, score, optimum = compare.ALL_PROBLEMS[name]()
+    rng = np.random.default_rng(seed)
+    scores = [score(space_lib.random_genome(space, rng)) for _ in range(count)]
+    return space, score, optimum, np.asarray(scores)
+
+
+def test_hartmann6_optimum():
+    from scipy.optimize import minimize
+
+    compare = load_compare()
+    space, score, optimum, scores = _random_scores(compare, "hartmann6")
+    assert optimum == pytest.approx(3.32237, abs=1e-5)
+    best = dict(zip((f"x{i}" for i in range(6)), compare.HARTMANN6_BEST))
+    assert score(best) == pytest.approx(optimum, abs=1e-10)
+    assert scores.max() < optimum and np.median(scores) < 0.2
+    assert [hp.step for hp in space.space] == [None] * 6
+    rng = np.random.default_rng(0)  # no local search from random starts beats it
+    for start in rng.random((10, 6)):
+        found = minimize(lambda x: -compare.hartmann6(x), start, bounds=[(0, 1)] * 6)
+        assert -found.fun <= optimum + 1e-9
+
+
+def _tuned_mlp(compare, values: dict) -> dict:
+    """`values` with each continuous gene at its best value, clipped to its range."""
+    target = compare.mixed_mlp_targets(values)
+    return {
+        **values,
+        "learning_rate": 10 ** min(max(target["learning_rate"], -5.0), -1.0),
+        "dropout": min(max(target["dropout"], 0.0), 0.6),
+        "weight_decay": 10 ** min(max(target["weight_decay"], -7.0), -2.0),
+    }
+
+
+def test_mixed_mlp_optimum_by_enumeration():
+    """Every discrete configuration, its continuous genes at their best: none beats the optimum.
+
+    The score is a sum of a part in (optimizer, batch size, batch norm, learning rate, weight
+    decay) and a part in (layers, units, batch norm, dropout, activation), so per batch norm
+    value the two parts are maximised apart: the sum of their maxima is the optimum.
+    """
+    import itertools
+
+    from keras_tuner_evolution import space as space_lib
+
+    compare = load_compare()
+    space, score, optimum, scores = _random_scores(compare, "mixed_mlp")
+    assert score(space_lib.repair(space, compare.MIXED_MLP_BEST)) == pytest.approx(
+        optimum, abs=1e-12
+    )
+    assert scores.max() < optimum - 0.02 and np.median(scores) < optimum - 0.25
+    anchor = {"optimizer": "sgd", "batch_size": 256, "activation": "tanh", "num_layers": 2}
+    anchor.update(units0=32, units1=512)
+    best = -np.inf
+    for bn in (False, True):
+        training = [
+            score(
+                _tuned_mlp(compare, {**anchor, "optimizer": o, "batch_size": b, "batch_norm": bn})
+            )
+            for o in compare.MLP_OPTIMIZERS
+            for b in (16, 32, 64, 128, 256, 512)
+        ]
+        network = []
+        for activation in compare.MLP_ACTIVATIONS:
+            for n in range(1, 6):
+                for units in itertools.product(compare.MLP_UNITS, repeat=n):
+                    values = {**anchor, "batch_norm": bn, "activation": activation}
+                    values.update(num_layers=n, **{f"units{i}": u for i, u in enumerate(units)})
+                    network.append(score(_tuned_mlp(compare, values)))
+        both = score(_tuned_mlp(compare, {**anchor, "batch_norm": bn}))
+        best = max(best, max(training) + max(network) - both)
+    assert best == pytest.approx(optimum, abs=1e-12)
+
+
+def test_nas_cell_optimum_by_enumeration_and_disconnected_cells():
+    import itertools
+
+    compare = load_compare()
+    space, score, optimum, scores = _random_scores(compare, "nas_cell")
+    every = [
+        score({f"edge{e}": op for e, op in enumerate(cell)})
+        for cell in itertools.product(compare.NAS_OPS, repeat=6)
+    ]
+    assert len(every) == 5**6 and max(every) == optimum == 7.442
+    assert scores.max() <= optimum and np.median(scores) < 2.0
+    # Rugged: several cells that no change of one edge improves (6 with these draws).
+    table = compare.nas_cell_table()
+    local = np.logical_and.reduce([table == table.max(axis=e, keepdims=True) for e in range(6)])
+    assert local.sum() == 6
+    cell = dict.fromkeys((f"edge{e}" for e in range(6)), "none")
+    assert score(cell) == compare.NAS_DISCONNECTED
+    assert score({**cell, "edge0": "conv3x3", "edge1": "skip"}) == compare.NAS_DISCONNECTED
+    assert score({**cell, "edge0": "conv3x3", "edge4": "skip"}) > compare.NAS_DISCONNECTED
+    assert score({**cell, "edge3": "avgpool"}) > compare.NAS_DISCONNECTED
+    assert min(s for s in every if s != compare.NAS_DISCONNECTED) > compare.NAS_DISCONNECTED
