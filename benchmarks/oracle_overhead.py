@@ -53,6 +53,14 @@ ORACLES: dict[str, Callable[[int], kt.Oracle]] = {
     "EvolutionaryOracle": lambda seed: EvolutionaryOracle(
         objective=OBJECTIVE, hyperparameters=dense_space(), max_trials=None, seed=seed
     ),
+    # The same evolution without the model that guides breeding: the difference is its cost.
+    "EvolutionaryOracle, guidance=None": lambda seed: EvolutionaryOracle(
+        objective=OBJECTIVE,
+        hyperparameters=dense_space(),
+        max_trials=None,
+        seed=seed,
+        guidance=None,
+    ),
     "RandomSearchOracle": lambda seed: kt.oracles.RandomSearchOracle(
         objective=OBJECTIVE, hyperparameters=dense_space(), max_trials=None, seed=seed
     ),
@@ -176,8 +184,12 @@ def markdown(results: dict[tuple[str, int], dict[str, float]], repeats: int) -> 
     lines = [
         "# Oracle overhead: EvolutionaryOracle vs RandomSearchOracle",
         "",
+        f"Written {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; load average "
+        f"{os.getloadavg()[0]:.1f} at the end (other jobs share the two cores: absolute times "
+        "are noisy, the oracles take turns so their ratios are not).",
+        "",
         "`python benchmarks/oracle_overhead.py`. Median milliseconds per trial over "
-        f"{repeats} trials, one worker, the two oracles taking turns trial by trial, "
+        f"{repeats} trials, one worker, the oracles taking turns trial by trial, "
         "15-hyperparameter dense-like space, seeded random objective, after `n` completed "
         "trials. *Saving on*: Keras Tuner writes "
         "`oracle.json` and `trial.json` on every call, as in a real search. *Saving off*: "
@@ -198,16 +210,32 @@ def markdown(results: dict[tuple[str, int], dict[str, float]], repeats: int) -> 
                 f"| {r['populate_mean']:.3f} | {r['oracle_json_kb']:.0f} "
                 f"| {r['history_json_kb']:.0f} |"
             )
-    lines += ["", "Ratio EvolutionaryOracle / RandomSearchOracle:", ""]
+    lines += ["", "Ratio to RandomSearchOracle:", ""]
     lines += [
-        "| n | cycle, saving on | create_trial, saving on | cycle, saving off "
+        "| n | oracle | cycle, saving on | create_trial, saving on | cycle, saving off "
         "| populate_space median | populate_space mean |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    keys = ["cycle_on", "create_on", "cycle_off", "populate_median", "populate_mean"]
+    for n in sizes:
+        rnd = results[("RandomSearchOracle", n)]
+        for name in [name for name in ORACLES if name != "RandomSearchOracle"]:
+            evo = results[(name, n)]
+            cells = " | ".join(f"{evo[k] / rnd[k]:.2f}x" for k in keys)
+            lines.append(f"| {n} | {name} | {cells} |")
+    lines += [
+        "",
+        "The model that guides breeding (breeding 6 candidate children, fitting the density "
+        "ratio, scoring the candidates) costs per trial, as the difference of the two "
+        "evolutions' populate_space means:",
+        "",
+        "| n | ms per trial |",
+        "|---:|---:|",
     ]
     for n in sizes:
-        evo, rnd = results[("EvolutionaryOracle", n)], results[("RandomSearchOracle", n)]
-        keys = ["cycle_on", "create_on", "cycle_off", "populate_median", "populate_mean"]
-        lines.append(f"| {n} | " + " | ".join(f"{evo[k] / rnd[k]:.2f}x" for k in keys) + " |")
+        guided = results[("EvolutionaryOracle", n)]["populate_mean"]
+        plain = results[("EvolutionaryOracle, guidance=None", n)]["populate_mean"]
+        lines.append(f"| {n} | {guided - plain:.2f} |")
     return "\n".join(lines) + "\n"
 
 
