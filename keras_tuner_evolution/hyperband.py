@@ -111,8 +111,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         **evolution: Any,
     ):
         _check_arguments(max_epochs, factor, hyperband_iterations, min_epochs, max_epochs_total)
-        if config is None:
-            evolution = {**BREEDING_DEFAULTS, **evolution}
+        evolution = evolution if config is not None else {**BREEDING_DEFAULTS, **evolution}
         config = make_config(config, evolution, type(self).__name__)
         if config.warm_start_from is not None:
             raise ValueError(
