@@ -290,7 +290,8 @@ class DurableOracle(DeferredSync, keras_tuner.Oracle):
         - a trial.json written just before a crash, for a trial that oracle.json does not know
           yet, is ignored: the trial was never handed out, and is proposed again;
         - a running trial whose trial.json already says it ended (the process died between
-          writing the two files) is ended, not trained again.
+          writing the two files) is ended, not trained again;
+        - temporary files left by writes that were killed midway are removed.
         """
         state = persistence.load_json(self.oracle_file)
         if not isinstance(state, dict) or "start_order" not in state:
@@ -317,6 +318,7 @@ class DurableOracle(DeferredSync, keras_tuner.Oracle):
             if trial.trial_id not in self._retry_queue:
                 self._retry_queue.append(trial.trial_id)
         self.ongoing_trials = {}
+        persistence.remove_orphaned_temporaries(self._project_dir)  # left by killed writes
 
     def _load_trial_files(self, known: set[str]) -> dict[str, tuple[str, str]]:
         """Loads the readable trial.json of every known trial; returns the unreadable ones."""

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -118,6 +119,38 @@ def _replace_with(path: str, text: str, sync: str) -> None:
         raise
     if sync == "all":
         _fsync_folder(folder)
+
+
+# A temporary file older than this is an orphan of a write that was killed (a write takes
+# milliseconds); younger ones may belong to a write in progress in another process.
+ORPHAN_AGE_SECONDS = 60.0
+
+
+def remove_orphaned_temporaries(folder: str, older_than: float = ORPHAN_AGE_SECONDS) -> list[str]:
+    """Deletes the temporary files that killed writes left in `folder` and its subfolders.
+
+    `atomic_write_text` writes `.tmp-*.json` next to its target and renames it; a process killed
+    in between leaves the temporary file behind. Nothing reads these files, so removing them
+    only tidies the project. Files younger than `older_than` seconds are kept.
+
+    Returns:
+        The paths removed.
+    """
+    if not _is_local(folder) or not os.path.isdir(folder):
+        return []
+    removed = []
+    deadline = time.time() - older_than
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            if name.startswith(".tmp-") and name.endswith(".json"):
+                try:
+                    if os.path.getmtime(path) < deadline:
+                        os.unlink(path)
+                        removed.append(path)
+                except OSError:
+                    continue  # renamed or removed meanwhile: not an orphan after all
+    return removed
 
 
 def sync_to_disk(path: str) -> None:

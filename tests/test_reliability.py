@@ -628,3 +628,19 @@ def test_the_chief_binds_loopback_unless_told_otherwise():
         ["--workers", "2", "--address", "10.0.0.1", "search.py"]
     )
     assert told.address == "10.0.0.1"
+
+
+def test_a_resume_removes_the_temporary_files_of_killed_writes(tmp_path):
+    _search(tmp_path, mixed_score, 6)
+    project = tmp_path / "p"
+    trial_folder = next(path for path in project.iterdir() if path.name.startswith("trial_"))
+    stale = [project / ".tmp-killed1.json", trial_folder / ".tmp-killed2.json"]
+    fresh = project / ".tmp-in-progress.json"
+    for path in [*stale, fresh]:
+        path.write_text('{"half": ')
+    for path in stale:
+        os.utime(path, (1_000_000_000, 1_000_000_000))  # written long ago
+    oracle = _search(tmp_path, mixed_score, 8)
+    assert not any(path.exists() for path in stale)
+    assert fresh.exists()  # may belong to a write still running in another process
+    assert len([t for t in oracle.trials.values() if t.status == "COMPLETED"]) == 8
