@@ -254,10 +254,9 @@ class EvolutionConfig:
                 "`mutation` must be None or an object like `kte.Mutation(rate, scale)` "
                 f"(callable, with a `scaled` method), got {self.mutation!r}."
             )
-        if isinstance(self.guidance, str) or self.guidance is None:
-            if self.guidance is not None:
-                check_choice(self.guidance, "guidance", GUIDANCES)
-        elif not (
+        if isinstance(self.guidance, str):
+            check_choice(self.guidance, "guidance", GUIDANCES)
+        elif self.guidance is not None and not (
             callable(getattr(self.guidance, "fit", None)) and hasattr(self.guidance, "candidates")
         ):
             raise ValueError(

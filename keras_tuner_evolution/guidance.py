@@ -16,8 +16,9 @@ Each gene is modelled on its own, so the model costs a few vector operations per
   space (log sampling and steps honoured as everywhere else), tabulated on a fixed grid of
   bins when the model is fitted, so scoring a candidate is a lookup.
 
-Fitting reads each scored configuration once (microseconds each) and happens once per
-generation; scoring is a lookup per gene. Both are pure functions of their inputs.
+Fitting reads each scored configuration once (microseconds each; the engine refits when results
+arrive, see `breeding.REFIT_FRACTION`); scoring is a lookup per gene. Both are pure functions
+of their inputs.
 """
 
 from __future__ import annotations
@@ -40,12 +41,6 @@ from keras_tuner_evolution.space import Genome
 BINS = 64
 # The value of a categorical gene that is not active in a configuration.
 _INACTIVE = "__kte_inactive__"
-
-
-def _is_ordered(hp: hp_module.HyperParameter) -> bool:
-    if isinstance(hp, (hp_module.Int, hp_module.Float)):
-        return True
-    return isinstance(hp, hp_module.Choice) and bool(hp.ordered)
 
 
 def good_count(n: int, fraction: float) -> int:
@@ -162,7 +157,7 @@ def coordinates(
     for name, value in genome.items():
         if name in by_name:
             hp = space_lib.active_hyperparameter(by_name, name, genome)
-            point[name] = space_lib.value_to_prob(hp, value) if _is_ordered(hp) else value
+            point[name] = space_lib.value_to_prob(hp, value) if space_lib.is_ordered(hp) else value
     return point
 
 
@@ -194,7 +189,7 @@ def fit_density_ratio(
     for name, declarations in space_lib.hyperparameters_by_name(space).items():
         if isinstance(declarations[0], hp_module.Fixed):
             continue
-        gene = _OrderedGene if _is_ordered(declarations[0]) else _CategoricalGene
+        gene = _OrderedGene if space_lib.is_ordered(declarations[0]) else _CategoricalGene
         absent = None if gene is _OrderedGene else _INACTIVE
         genes[name] = gene(
             [p.get(name, absent) for p in good], [p.get(name, absent) for p in other], prior

@@ -71,7 +71,7 @@ class EvolutionaryOracle(DurableOracle):
             `mutation_scale`, `selection_pressure`, `selection`, `tournament_size`,
             `parent_pool`, `adaptive_mutation`, `crossover`, `mutation`, `goal`, `patience`,
             `min_delta`, `max_search_time`, `initial_population`, `warm_start_from`,
-            `asynchronous`.
+            `asynchronous`, `initial_sampling`, `initial_population_size`, `guidance`.
     """
 
     def __init__(

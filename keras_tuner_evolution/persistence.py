@@ -34,6 +34,8 @@ UNREADABLE_SUFFIX = ".unreadable"
 # - "data": the file only: after a power cut the path holds the old or the new file, whole;
 # - "none": neither: whole as long as the machine stays up (a killed process included).
 SYNC_LEVELS = ("all", "data", "none")
+# Names of the temporary files of `atomic_write_text` (and of the orphans a kill leaves).
+TEMP_PREFIX, TEMP_SUFFIX = ".tmp-", ".json"
 
 
 class StateFileError(RuntimeError):
@@ -105,7 +107,7 @@ def atomic_write_text(path: str, text: str, sync: str = "all") -> None:
 def _replace_with(path: str, text: str, sync: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -143,7 +145,7 @@ def remove_orphaned_temporaries(folder: str, older_than: float = ORPHAN_AGE_SECO
     for root, _, names in os.walk(folder):
         for name in names:
             path = os.path.join(root, name)
-            if name.startswith(".tmp-") and name.endswith(".json"):
+            if name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX):
                 try:
                     if os.path.getmtime(path) < deadline:
                         os.unlink(path)

@@ -65,6 +65,13 @@ def canonical_value(hp: hp_module.HyperParameter, value: Any) -> Any:
     return value
 
 
+def is_ordered(hp: hp_module.HyperParameter) -> bool:
+    """Whether `hp`'s values have an order that steps can follow: Int, Float, ordered Choice."""
+    return isinstance(hp, (hp_module.Int, hp_module.Float)) or (
+        isinstance(hp, hp_module.Choice) and bool(hp.ordered)
+    )
+
+
 def is_valid_value(hp: hp_module.HyperParameter, value: Any) -> bool:
     """Whether `value` lies in `hp`'s declared domain (range, step and choices)."""
     if isinstance(hp, hp_module.Fixed):

@@ -56,12 +56,6 @@ def _is_categorical(hp: hp_module.HyperParameter) -> bool:
     )
 
 
-def _is_ordered(hp: hp_module.HyperParameter) -> bool:
-    return isinstance(hp, (hp_module.Int, hp_module.Float)) or (
-        isinstance(hp, hp_module.Choice) and bool(hp.ordered)
-    )
-
-
 def mutate_value(
     rng: np.random.Generator, hp: hp_module.HyperParameter, value: Any, scale: float = 0.2
 ) -> Any:
@@ -211,7 +205,7 @@ class UniformCrossover:
                     continue
                 hp = space_lib.active_hyperparameter(by_name, name, mother)
                 same = hp is space_lib.active_hyperparameter(by_name, name, father)
-                if same and _is_ordered(hp) and mother[name] != father[name]:
+                if same and space_lib.is_ordered(hp) and mother[name] != father[name]:
                     child[name] = blend_value(rng, hp, mother[name], father[name], self.blend)
         return space_lib.repair(space, child, rng)
 

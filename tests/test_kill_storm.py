@@ -17,6 +17,7 @@ import sys
 import pytest
 
 from keras_tuner_evolution import History
+from tests.scripts.launch_kill_storm import on_disk
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STORM = os.path.join(ROOT, "tests", "scripts", "launch_kill_storm.py")
@@ -29,20 +30,6 @@ KINDS = {
     "launcher": 3,
 }
 RELAUNCHING = ("chief-planning", "chief-mid-write", "launcher")
-
-
-def trials_on_disk(folder):
-    """Every `trial.json` of the project: status, score and values by trial id."""
-    trials = {}
-    for path in glob.glob(os.path.join(folder, "search", "trial_*", "trial.json")):
-        with open(path) as handle:
-            state = json.load(handle)
-        trials[state["trial_id"]] = {
-            "status": state["status"],
-            "score": state["score"],
-            "values": state["hyperparameters"]["values"],
-        }
-    return trials
 
 
 def check_storm(directory, trials=TRIALS):
@@ -91,7 +78,7 @@ def check_storm(directory, trials=TRIALS):
     statuses = collections.Counter(t["status"] for t in result["trials"].values())
     assert statuses == {"COMPLETED": trials}
     assert result["duplicates"] == 0 and result["stop_reason"] == "max_trials"
-    disk = trials_on_disk(folder)
+    disk = on_disk(folder)
     assert set(disk) == set(result["trials"])
     for trial_id, trial in disk.items():
         assert trial["status"] == "COMPLETED"
