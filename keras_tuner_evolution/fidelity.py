@@ -66,12 +66,62 @@ def bracket_epochs(max_epochs: int, factor: int, min_epochs: int = 1) -> int:
     )
 
 
-def epochs_per_config(rungs: Sequence[int], factor: int) -> float:
-    """Expected epochs one new configuration costs when a `1 / factor` share is promoted."""
+def epochs_per_config(
+    rungs: Sequence[int], factor: int, shares: Sequence[float] | None = None
+) -> float:
+    """Expected epochs one new configuration costs when a `1 / factor` share is promoted.
+
+    Args:
+        rungs: Cumulative epochs of each rung.
+        factor: The promotion factor.
+        shares: The share of new configurations starting at each rung (`start_shares`);
+            None: all start at the lowest rung.
+    """
+    shares = shares if shares is not None else [1.0] + [0.0] * (len(rungs) - 1)
     return sum(
-        (epochs - (rungs[rung - 1] if rung else 0)) / factor**rung
-        for rung, epochs in enumerate(rungs)
-    )
+        share * (rungs[start] + sum(
+            (rungs[rung] - rungs[rung - 1]) / factor ** (rung - start)
+            for rung in range(start + 1, len(rungs))
+        ))
+        for start, share in enumerate(shares)
+    )  # fmt: skip
+
+
+def start_shares(rung_count: int, factor: int, brackets: int) -> list[float]:
+    """The share of new configurations that start at each rung: Hyperband's brackets.
+
+    Hyperband (Li et al., 2018) hedges against short training that misleads: its bracket
+    starting at rung `s` of `R + 1` draws `(R + 1) / (R - s + 1) * factor**(R - s)` new
+    configurations, so that every bracket spends about the same epochs, the most exploratory
+    one (`s = 0`) starting many briefly and the last one training a few from scratch to
+    `max_epochs`. Keras Tuner's Hyperband draws these numbers; here they are shares.
+
+    Args:
+        rung_count: The number of rungs, `R + 1`.
+        factor: The promotion factor.
+        brackets: How many brackets are used, the most exploratory first, in
+            `[1, rung_count]`; 1 starts every configuration at the lowest rung (ASHA).
+    """
+    top = rung_count - 1
+    weights = [
+        factor ** (top - start) / (top - start + 1) if start < brackets else 0.0
+        for start in range(rung_count)
+    ]
+    return [weight / sum(weights) for weight in weights]
+
+
+def next_start(started: Sequence[int], shares: Sequence[float]) -> int:
+    """The rung the next new configuration starts at: the one furthest behind its share.
+
+    A deterministic, smooth round robin: after `n` configurations each rung has started
+    `shares[rung] * n` of them, rounded, and no rung waits for a bracket to fill up.
+
+    Args:
+        started: How many configurations started at each rung so far.
+        shares: `start_shares`.
+    """
+    total = sum(started) + 1
+    return max(range(len(shares)), key=lambda s: (shares[s] * total - started[s], -s))
 
 
 def promotion(
@@ -110,6 +160,39 @@ def promotion(
             if config not in promoted[rung]:
                 return config, rung
     return None
+
+
+def bracket_promotion(
+    results: Mapping[int, Sequence[Sequence[tuple[str, float]]]],
+    promoted: Sequence[set[str]],
+    factor: int,
+    direction: str,
+    everyone: bool = False,
+) -> tuple[str, int] | None:
+    """The next promotion when configurations start at different rungs (Hyperband's brackets).
+
+    Each bracket (the configurations that started at one rung) promotes on its own, as
+    `promotion` does: a configuration is compared only with those that started where it did,
+    as in Hyperband. Of the brackets' candidates, the highest rung goes first, then the better
+    score (scores at one rung are comparable), then the bracket that started lower.
+
+    Args:
+        results: Per start rung, per rung (all but the last), the `(config id, score)` results.
+        promoted: Per rung, the ids already promoted from it (or running at the next rung).
+        factor: Keep the top `1 / factor`, >= 2.
+        direction: "max" or "min".
+        everyone: As for `promotion`.
+    """
+    sign = 1 if direction == "max" else -1
+    best = None
+    for start in sorted(results):
+        found = promotion(results[start], promoted, factor, direction, everyone)
+        if found is not None:
+            config, rung = found
+            key = (rung, sign * dict(results[start][rung])[config])
+            if best is None or key > best[0]:
+                best = (key, found)
+    return None if best is None else best[1]
 
 
 def rank_fitness(highest: Mapping[str, tuple[int, float]], direction: str) -> dict[str, float]:

@@ -34,7 +34,9 @@ from keras_tuner_evolution.scores import at_least
 logger = logging.getLogger("keras_tuner_evolution")
 
 
-def _check_arguments(max_epochs, factor, iterations, min_epochs, max_epochs_total) -> None:
+def _check_arguments(
+    max_epochs, factor, iterations, min_epochs, max_epochs_total, brackets
+) -> None:
     check_int(max_epochs, "max_epochs", 1)
     check_int(factor, "factor", 2)
     check_int(iterations, "hyperband_iterations", 1)
@@ -52,6 +54,29 @@ def _check_arguments(max_epochs, factor, iterations, min_epochs, max_epochs_tota
                 f"bracket ({one_bracket} for max_epochs={max_epochs}, factor={factor}, "
                 f"min_epochs={min_epochs}), got {max_epochs_total!r}."
             )
+    check_int(brackets, "brackets", 1, allow_none=True)
+    rung_count = len(fidelity.rung_epochs(max_epochs, factor, min_epochs))
+    if brackets is not None and brackets > rung_count:
+        raise ValueError(
+            f"`brackets` must be in [1, {rung_count}] (the rungs of max_epochs={max_epochs}, "
+            f"factor={factor}, min_epochs={min_epochs}) or None for all, got {brackets!r}."
+        )
+
+
+def _check_config(config: EvolutionConfig) -> None:
+    """Rejects the evolution's arguments that have no meaning across epoch counts."""
+    if config.warm_start_from is not None:
+        raise ValueError(
+            "`warm_start_from` is not supported by EvolutionaryHyperband yet: an earlier "
+            "project's scores were measured at unknown epochs. Pass its best "
+            "configurations as `initial_population` instead."
+        )
+    if config.patience is not None:
+        raise ValueError(
+            "`patience` is not supported by EvolutionaryHyperband: scores of different "
+            "epoch counts make no single series. Use `max_epochs_total`, `max_trials`, "
+            "`max_search_time` or `goal`."
+        )
 
 
 # Defaults that differ from `EvolutionaryOracle`'s: the guidance, the Latin generation 0 and the
@@ -84,6 +109,14 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         max_trials: Optional cap on the number of trials (promotions count as trials).
         min_epochs: The fewest epochs a new configuration is trained (the lowest rung), in
             `[1, max_epochs]`. Defaults to 1, as Keras Tuner's Hyperband.
+        brackets: How many of Hyperband's brackets new configurations start in, the most
+            exploratory first, in `[1, number of rungs]`, or None for all of them. 1
+            (default): every configuration starts at the lowest rung (ASHA). More brackets
+            start some configurations at higher rungs, in Hyperband's proportions
+            (`fidelity.start_shares`: with all of them for 27/3, of 49 new configurations 27
+            start at 1 epoch, 12 at 3, 6 at 9 and 4 at 27), which hedges against short
+            training that ranks configurations wrongly; it cost regret at 10 and 30 full
+            trainings on the multi-fidelity benchmark (`docs/multi_fidelity.md`).
         config: The evolution's arguments as one `EvolutionConfig` (instead of keywords).
         **evolution: The evolution's arguments (see `EvolutionConfig`); `patience` is not
             supported here (scores of different epoch counts do not make one series). Three
@@ -107,32 +140,25 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         max_epochs_total: int | None = None,
         max_trials: int | None = None,
         min_epochs: int = 1,
+        brackets: int | None = 1,
         config: EvolutionConfig | None = None,
         **evolution: Any,
     ):
-        _check_arguments(max_epochs, factor, hyperband_iterations, min_epochs, max_epochs_total)
+        _check_arguments(
+            max_epochs, factor, hyperband_iterations, min_epochs, max_epochs_total, brackets
+        )
         evolution = evolution if config is not None else {**BREEDING_DEFAULTS, **evolution}
         config = make_config(config, evolution, type(self).__name__)
-        if config.warm_start_from is not None:
-            raise ValueError(
-                "`warm_start_from` is not supported by EvolutionaryHyperband yet: an earlier "
-                "project's scores were measured at unknown epochs. Pass its best "
-                "configurations as `initial_population` instead."
-            )
-        if config.patience is not None:
-            raise ValueError(
-                "`patience` is not supported by EvolutionaryHyperband: scores of different "
-                "epoch counts make no single series. Use `max_epochs_total`, `max_trials`, "
-                "`max_search_time` or `goal`."
-            )
+        _check_config(config)
         self.max_epochs, self.factor, self.min_epochs = max_epochs, factor, min_epochs
         self.hyperband_iterations = hyperband_iterations
         self.rungs = fidelity.rung_epochs(max_epochs, factor, min_epochs)
+        self.brackets = len(self.rungs) if brackets is None else brackets
         self.budget = max_epochs_total or fidelity.hyperband_epochs(
             max_epochs, factor, hyperband_iterations
         )
         if config.population_size is None:
-            configs = self.budget / fidelity.epochs_per_config(self.rungs, factor)
+            configs = self.budget / fidelity.epochs_per_config(self.rungs, factor, self.shares)
             config = dataclasses.replace(config, population_size=default_population_size(configs))
         self.goal_score = config.goal  # on raw scores here: the engine sees rank fitness
         super().__init__(
@@ -169,7 +195,8 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             config_id, rung = promoted
             if self.rungs[rung + 1] - self.rungs[rung] <= left:
                 return self._promote(trial_id, config_id, rung)
-        if self.rungs[0] > left:
+        start = self._next_start(left)
+        if start is None:
             return self._out_of_budget(left)
         decision = self._ask_engine(trial_id)
         if decision.action == STOP and decision.reason in ("exhausted", "generations"):
@@ -185,9 +212,25 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
                 self.engine.stop_reason = None
                 decision = Decision(IDLE)
         if decision.action == RUN:
-            self.fidelity[trial_id] = [trial_id, 0]
-            decision.values.update(self._tuner_values(0))
+            self.fidelity[trial_id] = [trial_id, start]
+            decision.values.update(self._tuner_values(start, start))
         return self._answer(decision)
+
+    @property
+    def shares(self) -> list[float]:
+        """The share of new configurations that start at each rung (Hyperband's brackets)."""
+        return fidelity.start_shares(len(self.rungs), self.factor, self.brackets)
+
+    def _next_start(self, left: int) -> int | None:
+        """The rung the next new configuration starts at (its bracket), None if none fits.
+
+        When the budget left cannot pay for the bracket due, the next lower one that fits
+        starts instead.
+        """
+        start = fidelity.next_start(self._view().started, self.shares)
+        while start >= 0 and self.rungs[start] > left:
+            start -= 1
+        return start if start >= 0 else None
 
     def _promote(self, trial_id: str, config_id: str, rung: int) -> dict[str, Any]:
         previous = self._trial_at(config_id, rung)
@@ -196,17 +239,19 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             for name, value in self.trials[previous].hyperparameters.values.items()
             if not name.startswith("tuner/")
         }
-        values.update(self._tuner_values(rung + 1), **{"tuner/trial_id": previous})
+        start = self._view().start[config_id]
+        values.update(self._tuner_values(rung + 1, start), **{"tuner/trial_id": previous})
         self.fidelity[trial_id] = [config_id, rung + 1]
         return {"status": TrialStatus.RUNNING, "values": values}
 
-    def _tuner_values(self, rung: int) -> dict[str, int]:
-        # Keras Tuner's bracket R, round r trains to ceil(max_epochs / factor**(R - r)): ours.
+    def _tuner_values(self, rung: int, start: int) -> dict[str, int]:
+        # Keras Tuner's bracket b, round r trains to ceil(max_epochs / factor**(b - r)): a
+        # configuration that started at our rung `start` is in its bracket `R - start`.
         return {
             "tuner/epochs": self.rungs[rung],
-            "tuner/initial_epoch": self.rungs[rung - 1] if rung else 0,
-            "tuner/bracket": len(self.rungs) - 1,
-            "tuner/round": rung,
+            "tuner/initial_epoch": self.rungs[rung - 1] if rung > start else 0,
+            "tuner/bracket": len(self.rungs) - 1 - start,
+            "tuner/round": rung - start,
         }
 
     def _out_of_budget(self, left: int) -> dict[str, Any]:
@@ -220,9 +265,11 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         return any(self.fidelity.get(tid, [tid, 0])[1] < top for tid in self._running_trials())
 
     def _next_promotion(self, everyone: bool = False) -> tuple[str, int] | None:
-        results, promoted = self._rung_results()
-        direction = self.objective.direction
-        return fidelity.promotion(results[:-1], promoted, self.factor, direction, everyone)
+        view = self._view()
+        brackets = {start: results[:-1] for start, results in view.bracket_results.items()}
+        return fidelity.bracket_promotion(
+            brackets, view.promoted, self.factor, self.objective.direction, everyone
+        )
 
     def _goal_reached(self) -> bool:
         if self.goal_score is None:
@@ -236,8 +283,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
 
     def epochs_spent(self) -> int:
         """Epochs handed out so far (running trials included; a promotion pays its extra)."""
-        paid = [epochs - (self.rungs[r - 1] if r else 0) for r, epochs in enumerate(self.rungs)]
-        return sum(paid[rung] for _, rung in self._fidelity_rows())
+        return self._view().spent
 
     # What the trials say, by rung ------------------------------------------------------------
 
@@ -296,8 +342,8 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         self._told = len(self.end_order)
 
     def _running_ids(self) -> set[str]:
-        """Configurations still running at the lowest rung (promotions do not hold a generation)."""
-        return {tid for tid in self._running_trials() if self.fidelity.get(tid, [tid, 0])[1] == 0}
+        """New configurations still running (promotions do not hold a generation)."""
+        return {tid for tid in self._running_trials() if self.fidelity.get(tid, [tid])[0] == tid}
 
     # State, snapshots ------------------------------------------------------------------------
 
@@ -307,6 +353,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             "factor": self.factor,
             "min_epochs": self.min_epochs,
             "rungs": self.rungs,
+            "brackets": self.brackets,
             "budget": self.budget,
             "trials": self.fidelity,
         }
@@ -326,6 +373,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         if saved is not None:  # the schedule of a running search is kept, as its population
             self.max_epochs, self.factor = saved["max_epochs"], saved["factor"]
             self.min_epochs, self.rungs = saved["min_epochs"], saved["rungs"]
+            self.brackets = saved.get("brackets", 1)  # saved before brackets: all at rung 0
             self.budget = max(self.budget, saved["budget"]) if self.budget else saved["budget"]
             self.fidelity = {tid: list(row) for tid, row in saved["trials"].items()}
         self._cached = None
@@ -395,27 +443,45 @@ class RungView:
     results: list[list[tuple[str, float]]]
     promoted: list[set[str]]
     highest: dict[str, tuple[int, float]]
+    start: dict[str, int]  # configuration -> the rung it started at (its bracket)
+    started: list[int]  # per rung, how many configurations started there
+    bracket_results: dict[int, list[list[tuple[str, float]]]]  # `results` per start rung
+    spent: int  # epochs handed out (running trials included)
 
     @classmethod
     def of(cls, oracle: EvolutionaryHyperbandOracle, key: tuple) -> RungView:
+        rungs = oracle.rungs
         rows = [tuple(oracle.fidelity.get(tid, (tid, 0))) for tid in oracle.trials]
-        results: list[list[tuple[str, float]]] = [[] for _ in oracle.rungs]
-        promoted: list[set[str]] = [set() for _ in oracle.rungs]
+        results: list[list[tuple[str, float]]] = [[] for _ in rungs]
+        promoted: list[set[str]] = [set() for _ in rungs]
         highest: dict[str, tuple[int, float]] = {}
+        start = {
+            tid: rung for tid, (config_id, rung) in zip(oracle.trials, rows) if config_id == tid
+        }
+        bracket_results = {s: [[] for _ in rungs] for s in sorted(set(start.values()))}
+        spent = 0
         for trial_id, (config_id, rung) in zip(oracle.trials, rows):
-            if rung > 0:
+            continued = config_id != trial_id
+            spent += rungs[rung] - (rungs[rung - 1] if continued else 0)
+            if continued:
                 promoted[rung - 1].add(config_id)
             trial = oracle.trials[trial_id]
             if trial.status == TrialStatus.COMPLETED and trial.score is not None:
                 results[rung].append((config_id, float(trial.score)))
+                bracket = bracket_results.setdefault(start.get(config_id, 0), [[] for _ in rungs])
+                bracket[rung].append((config_id, float(trial.score)))
                 if rung >= highest.get(config_id, (-1, 0.0))[0]:
                     highest[config_id] = (rung, float(trial.score))
         return cls(
             key=key,
             rows=rows,
-            configs=[tid for tid, (_, rung) in zip(oracle.trials, rows) if rung == 0],
+            configs=list(start),
             trial_at={tuple(row): tid for tid, row in zip(oracle.trials, rows)},
             results=results,
             promoted=promoted,
             highest=highest,
+            start=start,
+            started=[list(start.values()).count(rung) for rung in range(len(rungs))],
+            bracket_results=bracket_results,
+            spent=spent,
         )

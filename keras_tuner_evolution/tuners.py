@@ -250,6 +250,9 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
             `keras_tuner.Hyperband` with the same arguments trains.
         max_trials: Optional cap on the number of trials (promotions count).
         min_epochs: The fewest epochs a new configuration is trained, in `[1, max_epochs]`.
+        brackets: How many of Hyperband's brackets new configurations start in (1, default:
+            all start at the lowest rung; None: all brackets, in Hyperband's proportions).
+            See the oracle.
         max_training_time: Seconds of training per trial; see `EvolutionaryTuner`.
         tensorboard_dir: See `EvolutionaryTuner`.
         **kwargs: The evolution's arguments (see `EvolutionConfig`) and the keyword arguments
@@ -272,6 +275,7 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
         max_epochs_total: int | None = None,
         max_trials: int | None = None,
         min_epochs: int = 1,
+        brackets: int | None = 1,
         max_training_time: float | None = None,
         tensorboard_dir: str | None = None,
         **kwargs,
@@ -291,6 +295,7 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
             max_epochs_total=max_epochs_total,
             max_trials=max_trials,
             min_epochs=min_epochs,
+            brackets=brackets,
             **evolution,
         )
         self.epochs_seen: dict[str, list[int]] = {}  # trial id -> epochs run (see on_trial_end)

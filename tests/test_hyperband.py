@@ -1,5 +1,6 @@
 """EvolutionaryHyperbandOracle: Hyperband's trial protocol, asynchronous promotions, budgets."""
 
+import collections
 import math
 
 import keras_tuner as kt
@@ -59,7 +60,7 @@ def config_values(trial):
 
 
 def test_trials_speak_keras_tuners_hyperband_protocol(tmp_path):
-    oracle = make_oracle(tmp_path)
+    oracle = make_oracle(tmp_path, brackets=None)
     trials = run(oracle)
     by_id = {trial.trial_id: trial for trial in trials}
     assert oracle.rungs == [1, 3, 9, 27]
@@ -67,17 +68,62 @@ def test_trials_speak_keras_tuners_hyperband_protocol(tmp_path):
     for trial in trials:
         values = trial.hyperparameters.values
         rung = oracle.rungs.index(values["tuner/epochs"])
-        assert values["tuner/round"] == rung and values["tuner/bracket"] == 3
-        assert values["tuner/initial_epoch"] == (oracle.rungs[rung - 1] if rung else 0)
-        if rung:
+        start = 3 - values["tuner/bracket"]  # Keras Tuner's bracket b starts at our rung 3 - b
+        assert values["tuner/round"] == rung - start >= 0
+        if rung > start:
             previous = by_id[values["tuner/trial_id"]]  # continues an earlier, completed trial
             assert previous.status == TrialStatus.COMPLETED
+            assert values["tuner/initial_epoch"] == oracle.rungs[rung - 1]
             assert previous.hyperparameters.values["tuner/epochs"] == values["tuner/initial_epoch"]
+            assert previous.hyperparameters.values["tuner/bracket"] == values["tuner/bracket"]
             assert config_values(previous) == config_values(trial)
             continued += 1
         else:
-            assert "tuner/trial_id" not in values
+            assert "tuner/trial_id" not in values and values["tuner/initial_epoch"] == 0
     assert continued > 0 and max(t.hyperparameters.values["tuner/epochs"] for t in trials) == 27
+
+
+def fresh_epochs(trials):
+    """The epochs each new configuration (not a continuation) was first trained for."""
+    return [
+        t.hyperparameters.values["tuner/epochs"]
+        for t in trials
+        if "tuner/trial_id" not in t.hyperparameters.values
+    ]
+
+
+def test_new_configurations_start_in_keras_tuner_hyperbands_brackets(tmp_path):
+    stock = kt.oracles.HyperbandOracle(
+        objective=OBJECTIVE, max_epochs=27, factor=3, seed=1, hyperparameters=mixed_space()
+    )
+    stock._set_project_dir(str(tmp_path), "stock")
+    stock.verbose = 0
+    expected = collections.Counter(fresh_epochs(run(stock)))
+    assert expected == {1: 27, 3: 12, 9: 6, 27: 4}
+    ours = fresh_epochs(run(make_oracle(tmp_path, name="ours", brackets=None)))
+    assert collections.Counter(ours[:49]) == expected
+    assert ours[:6] == [1, 3, 1, 9, 1, 27]  # interleaved: no bracket waits for another
+    asha = fresh_epochs(run(make_oracle(tmp_path, name="asha")))  # the default: one bracket
+    assert set(asha) == {1}
+    two = fresh_epochs(run(make_oracle(tmp_path, name="two", brackets=2)))
+    assert set(two) == {1, 3} and abs(two.count(1) - 2.25 * two.count(3)) <= 2  # 27/4 : 9/3
+
+
+def test_promotions_compare_only_configurations_of_one_bracket(tmp_path):
+    oracle = make_oracle(tmp_path, brackets=4)
+    bracket_of, results = {}, {}  # trial -> bracket; (bracket, epochs) -> scores so far
+    for trial in run(oracle):
+        values = trial.hyperparameters.values
+        if "tuner/trial_id" in values:
+            below = results[values["tuner/bracket"], values["tuner/initial_epoch"]]
+            parent = oracle.trials[values["tuner/trial_id"]].score
+            assert bracket_of[values["tuner/trial_id"]] == values["tuner/bracket"]
+            keep = len(below) // 3
+            assert keep >= 1 and parent >= sorted(below, reverse=True)[keep - 1]
+        bracket_of[trial.trial_id] = values["tuner/bracket"]
+        results.setdefault((values["tuner/bracket"], values["tuner/epochs"]), []).append(
+            trial.score
+        )
 
 
 def test_default_budget_is_what_keras_tuner_hyperband_trains(tmp_path):
@@ -118,7 +164,7 @@ def test_an_exhausted_space_spends_the_budget_on_the_next_best(tmp_path):
 
 
 def test_promotion_only_from_the_top_of_a_rung_as_it_was_then(tmp_path):
-    oracle = make_oracle(tmp_path)
+    oracle = make_oracle(tmp_path, brackets=1)
     results = {}  # rung epochs -> scores so far
     for trial in run(oracle):
         values = trial.hyperparameters.values
@@ -134,7 +180,7 @@ def test_new_configurations_are_never_repeated_and_reproducible(tmp_path):
     first = run(make_oracle(tmp_path, seed=4, name="a"))
     second = run(make_oracle(tmp_path, seed=4, name="b"))
     assert [config_values(t) for t in first] == [config_values(t) for t in second]
-    fresh = [t for t in first if t.hyperparameters.values["tuner/epochs"] == 1]
+    fresh = [t for t in first if "tuner/trial_id" not in t.hyperparameters.values]
     keys = {tuple(sorted(config_values(t).items())) for t in fresh}
     assert len(keys) == len(fresh)
     assert [config_values(t) for t in run(make_oracle(tmp_path, seed=5, name="c"))] != [
@@ -142,19 +188,35 @@ def test_new_configurations_are_never_repeated_and_reproducible(tmp_path):
     ]
 
 
-def test_resume_continues_exactly(tmp_path):
-    expected = [config_values(t) for t in run(make_oracle(tmp_path, seed=2, name="whole"))]
-    oracle = make_oracle(tmp_path, seed=2, name="split")
+@pytest.mark.parametrize("brackets", [1, None])
+def test_resume_continues_exactly(tmp_path, brackets):
+    def values(trials):
+        return [t.hyperparameters.values for t in trials]
+
+    whole = make_oracle(tmp_path, seed=2, name="whole", brackets=brackets)
+    expected = values(run(whole))
+    oracle = make_oracle(tmp_path, seed=2, name="split", brackets=brackets)
     done = run(oracle, limit=40)
-    resumed = make_oracle(tmp_path, seed=99, name="split", max_epochs=9)  # saved state wins
+    # The saved schedule wins over the arguments of the resumed oracle.
+    resumed = make_oracle(tmp_path, seed=99, name="split", max_epochs=9, brackets=2)
     resumed.reload()
-    assert resumed.rungs == [1, 3, 9, 27]
+    assert resumed.rungs == [1, 3, 9, 27] and resumed.shares == whole.shares
     rest = run(resumed)
-    assert [config_values(t) for t in done + rest] == expected
+    assert values(done + rest) == expected
+
+
+def test_a_search_saved_before_brackets_resumes_with_one(tmp_path):
+    oracle = make_oracle(tmp_path, name="old")
+    run(oracle, limit=10)
+    state = oracle.get_state()
+    del state["fidelity"]["brackets"]  # as 0.2 saved it
+    resumed = make_oracle(tmp_path, name="old", brackets=None)
+    resumed.set_state(state)
+    assert resumed.brackets == 1
 
 
 def test_best_trials_and_history_never_compare_scores_of_different_epochs(tmp_path):
-    oracle = make_oracle(tmp_path, max_epochs=9, factor=3)
+    oracle = make_oracle(tmp_path, max_epochs=9, factor=3, brackets=1)
     first = step(oracle)
     finish(oracle, first, score=0.99)  # a lucky 1-epoch score
     others = [step(oracle, f"w{i}") for i in range(3)]
@@ -207,6 +269,8 @@ def test_conditional_spaces_keep_only_active_values(tmp_path):
         (dict(hyperband_iterations=0), "hyperband_iterations"),
         (dict(min_epochs=30), "min_epochs"),
         (dict(max_epochs_total=40), "max_epochs_total"),
+        (dict(brackets=0), "brackets"),
+        (dict(brackets=5), "brackets"),
         (dict(patience=2), "patience"),
         (dict(warm_start_from=("d", "p")), "warm_start_from"),
     ],
@@ -275,7 +339,7 @@ def test_promoted_models_continue_their_checkpoint(tmp_path):
     x, y, xv, yv = _digits()
     tuner = kte.EvolutionaryHyperband(
         _build, objective="val_accuracy", max_epochs=3, factor=3, max_epochs_total=24,
-        seed=2, directory=str(tmp_path), project_name="mf",
+        seed=2, brackets=None, directory=str(tmp_path), project_name="mf",
     )  # fmt: skip
     seen = {}
     original = tuner.on_epoch_end
@@ -293,7 +357,11 @@ def test_promoted_models_continue_their_checkpoint(tmp_path):
     for trial in promoted:
         assert seen[trial.trial_id] == [1, 2]  # only the extra epochs, from the checkpoint
     fresh = [t for t in oracle.trials.values() if t not in promoted]
-    assert all(seen[t.trial_id] == [0] for t in fresh)
+    # New configurations train from scratch, for their bracket's first rung (1 or 3 epochs).
+    assert all(
+        seen[t.trial_id] == list(range(t.hyperparameters.values["tuner/epochs"])) for t in fresh
+    )
+    assert {len(seen[t.trial_id]) for t in fresh} == {1, 3}
     best_model = tuner.get_best_models(1)[0]
     best = oracle.get_best_trials(1)[0]
     assert best.hyperparameters.values["tuner/epochs"] == 3
