@@ -54,14 +54,27 @@ def _categorical_log_ratio(good: list[Any], other: list[Any], prior: float) -> d
     The values of one gene share one type (a Choice's values, or booleans), so they are
     counted as they are.
     """
-    good_counts = collections.Counter(good)
-    other_counts = collections.Counter(other)
+    return _log_ratio_of_counts(
+        collections.Counter(good), len(good), collections.Counter(other), len(other), prior
+    )
+
+
+def _log_ratio_of_counts(
+    good_counts: Mapping[Any, int],
+    n_good: int,
+    other_counts: Mapping[Any, int],
+    n_other: int,
+    prior: float,
+) -> dict[Any, float]:
+    """`_categorical_log_ratio` from the counts of each value seen (zero counts left out)."""
+    good_counts = {key: count for key, count in good_counts.items() if count}
+    other_counts = {key: count for key, count in other_counts.items() if count}
     keys = set(good_counts) | set(other_counts)
-    denominator_good = len(good) + prior * (len(keys) + 1)
-    denominator_other = len(other) + prior * (len(keys) + 1)
+    denominator_good = n_good + prior * (len(keys) + 1)
+    denominator_other = n_other + prior * (len(keys) + 1)
     return {
-        key: math.log((good_counts[key] + prior) / denominator_good)
-        - math.log((other_counts[key] + prior) / denominator_other)
+        key: math.log((good_counts.get(key, 0) + prior) / denominator_good)
+        - math.log((other_counts.get(key, 0) + prior) / denominator_other)
         for key in keys
     }
 
@@ -87,42 +100,47 @@ def _kernel_matrix(bandwidth: float) -> np.ndarray:
     return kernel / (bandwidth * math.sqrt(2 * math.pi) * BINS)
 
 
-def _kernel_density(points: np.ndarray, bandwidth: float, prior: float) -> np.ndarray:
-    """A Gaussian kernel density of `points` in [0, 1] on `BINS` bin centres, mixed with a
-    uniform prior of weight `prior` (as TPE does).
+def _kernel_densities(points: np.ndarray, prior: float) -> np.ndarray:
+    """Per column of `points` (one ordered gene each, NaN where inactive), a Gaussian kernel
+    density of its active values in [0, 1] on `BINS` bin centres, mixed with a uniform prior of
+    weight `prior` (as TPE does). Returns one row of `BINS` densities per gene.
 
-    The points are counted per bin first, so the cost is one pass over the points plus a
-    fixed matrix product, whatever their number.
+    All genes are counted per bin in one pass, so the cost is a few array operations plus a
+    fixed matrix product per gene, whatever the number of points.
     """
-    if len(points) == 0:
-        return np.ones(BINS)
-    counts = np.bincount(np.minimum((points * BINS).astype(int), BINS - 1), minlength=BINS)
-    density = _kernel_matrix(bandwidth) @ counts * BINS
-    return (density + prior) / (len(points) + prior)
+    n_genes = points.shape[1]
+    active = ~np.isnan(points)
+    n_active = active.sum(axis=0)
+    bins = np.minimum((np.where(active, points, 0.0) * BINS).astype(int), BINS - 1)
+    flat = (bins + BINS * np.arange(n_genes))[active]
+    counts = np.bincount(flat, minlength=n_genes * BINS).reshape(n_genes, BINS)
+    densities = np.ones((n_genes, BINS))
+    for gene, bandwidth in zip(np.flatnonzero(n_active), _bandwidths(points, active, n_active)):
+        density = _kernel_matrix(bandwidth) @ counts[gene] * BINS
+        densities[gene] = (density + prior) / (n_active[gene] + prior)
+    return densities
 
 
-def _bandwidth(points: np.ndarray) -> float:
-    """Scott's rule, kept in [0.05, 0.3] so that two or three points still spread."""
-    if len(points) < 2:
-        return 0.3
+def _bandwidths(points: np.ndarray, active: np.ndarray, n_active: np.ndarray) -> list[float]:
+    """Scott's rule for each gene with an active value, kept in [0.05, 0.3] so that two or
+    three points still spread, all genes at once (NaN marks inactive values)."""
+    count = np.maximum(n_active, 1)
+    mean = np.where(active, points, 0.0).sum(axis=0) / count
+    deviation = np.where(active, points - mean, 0.0)
+    std = np.sqrt((deviation * deviation).sum(axis=0) / count)
+    scott = np.clip(1.06 * std * count**-0.2, 0.05, 0.3)
     # Rounded to a grid of 0.01 so that the kernel matrices are computed once and cached.
-    return round(float(np.clip(1.06 * points.std() * len(points) ** -0.2, 0.05, 0.3)), 2)
+    return [round(float(value), 2) if n >= 2 else 0.3 for value, n in zip(scott, n_active) if n > 0]
 
 
 class _OrderedGene:
     """Kernel densities of the two groups in probability space, tabulated on bins; an
-    inactive gene is scored by the smoothed frequencies of "inactive" in the two groups."""
+    inactive gene is scored by the smoothed frequencies of "inactive" in the two groups.
+    Fitted for all ordered genes at once by `_fit_ordered_genes`."""
 
-    def __init__(self, good: list[float | None], other: list[float | None], prior: float):
-        good_points = np.array([p for p in good if p is not None], dtype=float)
-        other_points = np.array([p for p in other if p is not None], dtype=float)
-        self.log_ratio = np.log(
-            _kernel_density(good_points, _bandwidth(good_points), prior)
-        ) - np.log(_kernel_density(other_points, _bandwidth(other_points), prior))
-        # Active or not: the same smoothed frequencies as a categorical gene's.
-        self.activity = _categorical_log_ratio(
-            [p is None for p in good], [p is None for p in other], prior
-        )
+    def __init__(self, log_ratio: np.ndarray, activity: dict[bool, float]):
+        self.log_ratio = log_ratio
+        self.activity = activity
 
     def score(self, prob: float | None) -> float:
         active = self.activity.get(prob is None, 0.0)
@@ -142,6 +160,35 @@ class DensityRatio:
         """The sum over genes of `log(good density / other density)` at the genome's values."""
         point = coordinates(self._by_name, genome)
         return sum(gene.score(point.get(name, _absent(gene))) for name, gene in self._genes.items())
+
+
+def _fit_ordered_genes(
+    names: list[str], good: list[Mapping[str, Any]], other: list[Mapping[str, Any]], prior: float
+) -> dict[str, _OrderedGene]:
+    """The `_OrderedGene` of each name, from the two groups' coordinates, fitted together."""
+    tables = []
+    for group in (good, other):
+        points = np.array(
+            [[point.get(name, math.nan) for name in names] for point in group], dtype=float
+        ).reshape(len(group), len(names))
+        tables.append((np.log(_kernel_densities(points, prior)), np.isnan(points)))
+    (good_log, good_inactive), (other_log, other_inactive) = tables
+    good_off, other_off = good_inactive.sum(axis=0).tolist(), other_inactive.sum(axis=0).tolist()
+    n_good, n_other = len(good), len(other)
+    return {
+        name: _OrderedGene(
+            good_log[gene] - other_log[gene],
+            # Active or not: the same smoothed frequencies as a categorical gene's.
+            _log_ratio_of_counts(
+                {True: good_off[gene], False: n_good - good_off[gene]},
+                n_good,
+                {True: other_off[gene], False: n_other - other_off[gene]},
+                n_other,
+                prior,
+            ),
+        )
+        for gene, name in enumerate(names)
+    }
 
 
 def _absent(gene: Any) -> Any:
@@ -186,14 +233,20 @@ def fit_density_ratio(
     good = [points[i] for i in order[:n_good]]
     other = [points[i] for i in order[n_good:]]
     genes: dict[str, Any] = {}
+    ordered = []
     for name, declarations in space_lib.hyperparameters_by_name(space).items():
         if isinstance(declarations[0], hp_module.Fixed):
             continue
-        gene = _OrderedGene if space_lib.is_ordered(declarations[0]) else _CategoricalGene
-        absent = None if gene is _OrderedGene else _INACTIVE
-        genes[name] = gene(
-            [p.get(name, absent) for p in good], [p.get(name, absent) for p in other], prior
-        )
+        if space_lib.is_ordered(declarations[0]):
+            ordered.append(name)
+            genes[name] = None  # fitted below, all ordered genes at once; keeps the order
+        else:
+            genes[name] = _CategoricalGene(
+                [p.get(name, _INACTIVE) for p in good],
+                [p.get(name, _INACTIVE) for p in other],
+                prior,
+            )
+    genes.update(_fit_ordered_genes(ordered, good, other, prior))
     return DensityRatio(space, genes)
 
 

@@ -198,6 +198,11 @@ class UniformCrossover:
     ) -> Genome:
         """A valid child genome of `mother` and `father`."""
         child, _ = uniform_crossover(rng, mother, father)
+        if self.blend is None and _complete_and_unconditional(space, child):
+            # Every gene came from a valid parent and none depends on another: the child is
+            # valid as it is, in the space's order (the mother's), and `repair` would only
+            # copy it (a tenth of a guided search's breeding time).
+            return child
         if self.blend is not None:
             by_name = space_lib.hyperparameters_by_name(space)
             for name in child:
@@ -213,6 +218,12 @@ class UniformCrossover:
         return (
             "UniformCrossover()" if self.blend is None else f"UniformCrossover(blend={self.blend})"
         )
+
+
+def _complete_and_unconditional(space: HyperParameters, genome: Mapping[str, Any]) -> bool:
+    """Whether `genome` has a value for every hyperparameter of a space without conditions
+    (spaces only grow, so a genome of the right size has every name)."""
+    return len(genome) == len(space.space) and not space_lib.condition_parents(space)
 
 
 class Mutation:

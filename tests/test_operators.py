@@ -177,3 +177,22 @@ def test_blend_must_be_a_small_number():
     for bad in (-0.1, 3, "wide", True):
         with pytest.raises(ValueError, match="`blend`"):
             UniformCrossover(blend=bad)
+
+
+def test_crossover_child_of_complete_parents_in_an_unconditional_space_is_already_valid():
+    # The crossover returns such children without `repair`: they must equal its result.
+    hps = kt.HyperParameters()
+    hps.Int("units", 8, 512, sampling="log")
+    hps.Float("rate", 1e-4, 1e-1, sampling="log")
+    hps.Choice("act", ["relu", "elu"])
+    hps.Boolean("bn")
+    hps.Fixed("seed", 3)
+    rng = np.random.default_rng(0)
+    crossover = variation.UniformCrossover()
+    for _ in range(200):
+        mother = space_lib.random_genome(hps, rng)
+        father = space_lib.random_genome(hps, rng)
+        child = crossover(rng, hps, mother, father)
+        assert child == space_lib.repair(hps, child) and list(child) == list(mother)
+    hps.Int("late", 1, 4)  # the space grew: parents without the new gene are repaired
+    assert "late" in crossover(rng, hps, mother, father)

@@ -1,0 +1,69 @@
+"""The multi-fidelity real-training benchmark: its data, its hypermodel, its report."""
+
+from __future__ import annotations
+
+import json
+
+import keras_tuner
+import pytest
+
+from tests.helpers import load_script
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return load_script("benchmarks", "real_training_mf")
+
+
+def test_the_harder_split_trains_on_360_and_validates_on_1437(bench):
+    x, y, x_val, y_val = bench.load_data("dense")
+    assert x.shape == (360, 64) and x_val.shape == (1437, 64)
+    assert len(set(y.tolist())) == 10 and len(y_val) == 1437
+    conv_x, _, conv_val, _ = bench.load_data("conv")
+    assert conv_x.shape == (360, 8, 8, 1) and conv_val.shape == (1437, 8, 8, 1)
+
+
+def test_the_conv_hypermodel_builds_each_depth_with_only_its_filters_active(bench):
+    hypermodel = bench.conv_hypermodel()
+    for blocks in (1, 2, 3):
+        hp = keras_tuner.HyperParameters()
+        hp.Fixed("conv_blocks", blocks)
+        model = hypermodel.build(hp)
+        convs = [layer for layer in model.layers if "conv2d" in layer.name]
+        assert len(convs) == blocks
+        active = {name for name in hp.values if name.startswith("filters") and hp.is_active(name)}
+        assert active == {f"filters{i}" for i in range(blocks)}
+    assert model.output_shape == (None, 10)
+
+
+def _row(method, hypermodel, budget, seed, best):
+    return {
+        "method": method, "hypermodel": hypermodel, "budget": budget, "seed": seed,
+        "best": best, "best_epochs": 8, "seconds": 1.0, "epochs": budget, "trials": 10,
+        "completed": 10, "configurations": 8, "duplicates": 0, "max_epochs": 8, "factor": 4,
+        "hyperband_iterations": 1,
+    }  # fmt: skip
+
+
+def test_report_names_the_target_and_merges_other_runs(bench, tmp_path, capsys):
+    rows = [_row("hyperband", "dense", 48, seed, 0.90 + seed / 100) for seed in (1, 2, 3)] + [
+        _row("evolutionary_hyperband", "dense", 48, seed, 0.95) for seed in (1, 2, 3)
+    ]
+    raw = {"command": "c", "seconds": 60.0, "written": "w", "workers": 1, "note": "", "rows": []}
+    (tmp_path / "a.json").write_text(json.dumps({**raw, "rows": rows[:3]}))
+    (tmp_path / "b.json").write_text(json.dumps({**raw, "rows": rows[3:]}))
+    output = tmp_path / "a.md"
+    assert (
+        bench.main(["--reuse", "--output", str(output), "--merge", str(tmp_path / "b.json")]) == 0
+    )
+    text = output.read_text()
+    assert "- met: dense at 48 epochs, median 0.9500 vs Hyperband's 0.9200" in text
+    assert "| 3 / 0 / 0 |" in text  # better on every seed
+    capsys.readouterr()
+
+
+def test_bad_arguments_are_refused(bench):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--methods", "grid"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--hypermodels", "transformer"])
