@@ -68,9 +68,13 @@ class Breeding:
             grown = finished - fitted_count
             if fitted_hps == n_hps and grown < max(1, finished // REFIT_FRACTION):
                 return model
-        scored = self.everyone()
-        genomes = [self._genome_of(trial_id) for trial_id, _ in scored]
-        model = self.guidance.fit(self.space, genomes, [s for _, s in scored], self.direction)
+        if self.guidance_results is None:
+            scored = self.everyone()
+            ids, scores, direction = [t for t, _ in scored], [s for _, s in scored], self.direction
+        else:
+            ids, scores, direction = self.guidance_results()
+        genomes = [self._genome_of(trial_id) for trial_id in ids]
+        model = self.guidance.fit(self.space, genomes, scores, direction)
         self._model = ((n_hps, finished), model)
         return model
 

@@ -109,6 +109,10 @@ class Evolution(Breeding):
         self._encoded = (GrowingJSON(), GrowingJSON())  # generations, lineage
         # The guidance model and (space size, scored count) when it was fitted; None: refit.
         self._model: tuple[tuple[int, int], Any] | None = None
+        # What the guidance model is fitted to: `(ids, scores, direction)`. None: every scored
+        # member's fitness. A driver whose fitness is relative (ranks across rungs) gives the
+        # raw scores of comparable trials instead.
+        self.guidance_results: Callable[[], tuple[list[str], list[float], str]] | None = None
 
     # Members and scores ----------------------------------------------------------------------
 

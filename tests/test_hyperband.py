@@ -429,3 +429,22 @@ def test_breeding_defaults_differ_from_the_fixed_epoch_oracle_and_can_be_overrid
         objective=kt.Objective("score", "max"), max_epochs=9, guidance="density"
     )
     assert guided.guidance == "density" and guided.initial_sampling == "random"
+
+
+def test_guidance_learns_from_raw_scores_of_one_rung_above_the_first(tmp_path):
+    oracle = make_oracle(tmp_path, guidance="density", max_epochs=9)  # rungs 1, 3, 9
+    need = len(oracle.hyperparameters.space) + 1
+    assert oracle._guidance_results() == ([], [], "max")  # nothing yet: no model
+    seen_rungs = set()
+    for trial in run(oracle, limit=150):
+        ids, scores, direction = oracle._guidance_results()
+        if not ids:
+            continue
+        by_rung = oracle._view().results
+        rung = next(r for r, results in enumerate(by_rung) if results == list(zip(ids, scores)))
+        assert rung >= 1 and len(ids) >= need and direction == "max"
+        assert all(len(by_rung[higher]) < need for higher in range(rung + 1, len(by_rung)))
+        seen_rungs.add(rung)
+    assert seen_rungs, "the model was never fitted"
+    # And it is what the engine's model is fitted to.
+    assert oracle.engine.guidance_results == oracle._guidance_results
