@@ -344,12 +344,9 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         self._told = len(self.end_order)
 
     def _guidance_results(self) -> tuple[list[str], list[float], str]:
-        """What the guidance model learns from: the raw scores of one rung (BOHB's rule).
-
-        The highest rung with at least one result per hyperparameter and one more (and at
-        least the model's `min_scored`), else the lowest: scores of different epoch counts are
-        never mixed, and the model sees the most reliable scores it has enough of.
-        """
+        """What the guidance model learns from: the raw scores of one rung (BOHB's rule), the
+        highest with a result per hyperparameter and one more, never the first (its ranks
+        mislead most); none until then. Scores of different epoch counts are never mixed."""
         need = max(len(self.hyperparameters.space) + 1, self.engine.guidance.min_scored)
         results = self._view().results
         lowest = 1 if len(results) > 1 else 0  # the first rung's ranks mislead the model most

@@ -436,7 +436,10 @@ def test_guidance_learns_from_raw_scores_of_one_rung_above_the_first(tmp_path):
     need = len(oracle.hyperparameters.space) + 1
     assert oracle._guidance_results() == ([], [], "max")  # nothing yet: no model
     seen_rungs = set()
-    for trial in run(oracle, limit=150):
+    for _ in range(150):  # a trial at a time, the model's data checked after each
+        if (trial := step(oracle)) is None:
+            break
+        finish(oracle, trial)
         ids, scores, direction = oracle._guidance_results()
         if not ids:
             continue
