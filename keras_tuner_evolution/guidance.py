@@ -39,6 +39,8 @@ from keras_tuner_evolution.space import Genome
 
 # Ordered genes are tabulated on this many bins of probability space.
 BINS = 64
+# The default weight of the uniform prior in the densities (pseudo-observations).
+PRIOR = 1.0
 # The value of a categorical gene that is not active in a configuration.
 _INACTIVE = "__kte_inactive__"
 
@@ -259,18 +261,29 @@ class DensityGuidance:
         good_fraction: Share of the scored configurations that count as good, in (0, 1).
         min_scored: The model is used once this many configurations are scored (>= 3);
             before that the first candidate is kept.
+        prior: Weight of the uniform prior mixed into every density, in pseudo-observations,
+            > 0: higher keeps the model closer to uniform while it has few results.
     """
 
-    def __init__(self, candidates: int = 6, good_fraction: float = 0.1, min_scored: int = 4):
+    def __init__(
+        self,
+        candidates: int = 6,
+        good_fraction: float = 0.1,
+        min_scored: int = 4,
+        prior: float = PRIOR,
+    ):
         if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
             raise ValueError(f"`candidates` must be an integer >= 1, got {candidates!r}.")
         if not 0.0 < good_fraction < 1.0:
             raise ValueError(f"`good_fraction` must be in (0, 1), got {good_fraction!r}.")
         if isinstance(min_scored, bool) or not isinstance(min_scored, int) or min_scored < 3:
             raise ValueError(f"`min_scored` must be an integer >= 3, got {min_scored!r}.")
+        if isinstance(prior, bool) or not isinstance(prior, (int, float)) or not prior > 0:
+            raise ValueError(f"`prior` must be a number > 0, got {prior!r}.")
         self.candidates = candidates
         self.good_fraction = good_fraction
         self.min_scored = min_scored
+        self.prior = float(prior)
         self._cache: dict[tuple[int, int], tuple[Mapping[str, Any], dict[str, Any]]] = {}
 
     def fit(
@@ -284,7 +297,7 @@ class DensityGuidance:
         if len(genomes) < self.min_scored:
             return None
         points = [self._coordinates(space, genome) for genome in genomes]
-        return fit_density_ratio(space, points, scores, direction, self.good_fraction)
+        return fit_density_ratio(space, points, scores, direction, self.good_fraction, self.prior)
 
     def _coordinates(self, space: HyperParameters, genome: Mapping[str, Any]) -> dict[str, Any]:
         """`coordinates(genome)`, computed once per genome object and space size: the engine
@@ -301,7 +314,8 @@ class DensityGuidance:
     def __repr__(self) -> str:
         return (
             f"DensityGuidance(candidates={self.candidates}, "
-            f"good_fraction={self.good_fraction}, min_scored={self.min_scored})"
+            f"good_fraction={self.good_fraction}, min_scored={self.min_scored}, "
+            f"prior={self.prior})"
         )
 
 

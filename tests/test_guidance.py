@@ -166,6 +166,8 @@ def test_choose_without_a_model_keeps_the_first_candidate():
         ({"good_fraction": 1.0}, "good_fraction"),
         ({"good_fraction": 0}, "good_fraction"),
         ({"min_scored": 2}, "min_scored"),
+        ({"prior": 0}, "prior"),
+        ({"prior": True}, "prior"),
     ],
 )
 def test_density_guidance_rejects_bad_arguments(kwargs, name):
@@ -315,3 +317,15 @@ def test_oracle_takes_the_new_arguments():
     )
     assert oracle.initial_sampling == "random"
     assert oracle.guidance.candidates == 2
+
+
+def test_a_heavier_prior_keeps_the_model_closer_to_uniform():
+    space = kt.HyperParameters()
+    space.Float("x", 0.0, 1.0)
+    genomes = [{"x": x} for x in (0.05, 0.1, 0.9, 0.95, 0.5, 0.6)]
+    scores = [1.0, 0.9, 0.1, 0.0, 0.3, 0.2]
+    gaps = []
+    for prior in (1.0, 10.0):
+        model = kte.DensityGuidance(prior=prior).fit(space, genomes, scores, "max")
+        gaps.append(model.score({"x": 0.07}) - model.score({"x": 0.92}))
+    assert gaps[0] > gaps[1] > 0  # both prefer the good end, the heavier prior less so
