@@ -67,3 +67,17 @@ def test_bad_arguments_are_refused(bench):
         bench.parse_args(["--methods", "grid"])
     with pytest.raises(SystemExit):
         bench.parse_args(["--hypermodels", "transformer"])
+
+
+@pytest.mark.slow
+def test_quick_run_trains_both_tuners_for_the_same_epochs(bench, tmp_path, capsys):
+    output = tmp_path / "mf.md"
+    bench.main(["--quick", "--hypermodels", "conv", "--output", str(output)])
+    rows = json.loads((tmp_path / "mf.json").read_text())["rows"]
+    by_method = {row["method"]: row for row in rows}
+    assert set(by_method) == {"hyperband", "evolutionary_hyperband"}
+    hyperband, ours = by_method["hyperband"], by_method["evolutionary_hyperband"]
+    assert ours["epochs"] == hyperband["epochs"] <= 16  # counted by a callback, not assumed
+    assert ours["duplicates"] == 0 and 0.1 < ours["best"] <= 1.0
+    assert "## Issue 14's target" in output.read_text()
+    capsys.readouterr()
