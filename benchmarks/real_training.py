@@ -227,17 +227,11 @@ def search(method: str, seed: int, args: argparse.Namespace) -> dict:
         seconds = time.monotonic() - start
         trials = list(tuner.oracle.trials.values())
         completed = [t for t in trials if t.status == "COMPLETED"]
-        fresh = []  # configurations trained from scratch (not Hyperband continuations)
-        for trial in trials:
-            hps = trial.hyperparameters
-            if "tuner/trial_id" in hps.values:
-                continue
-            active = {
-                hp.name: hps.values[hp.name]
-                for hp in hps.space
-                if hp.name in hps.values and not hp.name.startswith("tuner/") and hps.is_active(hp)
-            }
-            fresh.append(json.dumps(active, sort_keys=True, default=str))
+        fresh = [  # configurations trained from scratch (not Hyperband continuations)
+            configuration_key(trial.hyperparameters)
+            for trial in trials
+            if "tuner/trial_id" not in trial.hyperparameters.values
+        ]
         if method == "bayesian":
             dimensions = len(tuner.oracle.hyperparameters.space)
             extra["initial_points"] = args.bo_initial_points or max(3 * dimensions, 3)
@@ -255,6 +249,16 @@ def search(method: str, seed: int, args: argparse.Namespace) -> dict:
         "config_digest": hashlib.sha256("\n".join(fresh).encode()).hexdigest()[:16],
         **extra,
     }
+
+
+def configuration_key(hps) -> str:
+    """A trial's configuration as sorted JSON: its active values, without the `tuner/` ones."""
+    active = {
+        hp.name: hps.values[hp.name]
+        for hp in hps.space
+        if hp.name in hps.values and not hp.name.startswith("tuner/") and hps.is_active(hp)
+    }
+    return json.dumps(active, sort_keys=True, default=str)
 
 
 def run_in_subprocess(method: str, seed: int, args: argparse.Namespace) -> dict:

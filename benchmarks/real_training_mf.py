@@ -55,7 +55,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from real_training import hyperband_settings  # noqa: E402
+from real_training import configuration_key, hyperband_settings, write  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "benchmarks", "results", "real_training_mf.md")
 QUICK_RESULTS = os.path.join(tempfile.gettempdir(), "real_training_mf_quick.md")
@@ -166,7 +166,7 @@ def search(method: str, hypermodel_name: str, budget: int, seed: int) -> dict:
         completed = [t for t in trials if t.status == "COMPLETED" and t.score is not None]
         best = max(completed, key=lambda t: (t.score, -int(t.trial_id)))
         fresh = [t for t in trials if "tuner/trial_id" not in t.hyperparameters.values]
-        configurations = {_active_values(t.hyperparameters) for t in fresh}
+        configurations = {configuration_key(t.hyperparameters) for t in fresh}
     return {
         "method": method,
         "hypermodel": hypermodel_name,
@@ -182,15 +182,6 @@ def search(method: str, hypermodel_name: str, budget: int, seed: int) -> dict:
         "duplicates": len(fresh) - len(configurations),
         **arguments,
     }
-
-
-def _active_values(hps) -> str:
-    active = {
-        hp.name: hps.values[hp.name]
-        for hp in hps.space
-        if hp.name in hps.values and not hp.name.startswith("tuner/") and hps.is_active(hp)
-    }
-    return json.dumps(active, sort_keys=True, default=str)
 
 
 def run_in_subprocess(job: tuple[str, str, int, int]) -> dict:
@@ -395,13 +386,6 @@ def main(argv: list[str] | None = None) -> int:
     raw = save_raw()
     write(report(rows, raw), args.output)
     return 0
-
-
-def write(text: str, path: str) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    print(text)
 
 
 if __name__ == "__main__":
