@@ -35,6 +35,7 @@ from keras_tuner.engine import hyperparameters as hp_module
 
 from keras_tuner_evolution import selection as selection_lib
 from keras_tuner_evolution import space as space_lib
+from keras_tuner_evolution.checks import check_number
 from keras_tuner_evolution.space import Genome
 
 # Ordered genes are tabulated on this many bins of probability space.
@@ -102,8 +103,8 @@ def _kernel_matrix(bandwidth: float) -> np.ndarray:
     return kernel / (bandwidth * math.sqrt(2 * math.pi) * BINS)
 
 
-def _kernel_densities(points: np.ndarray, prior: float) -> np.ndarray:
-    """Per column of `points` (one ordered gene each, NaN where inactive), a Gaussian kernel
+def _kernel_densities(points: np.ndarray, active: np.ndarray, prior: float) -> np.ndarray:
+    """Per column of `points` (one ordered gene each, active where `active`), a Gaussian kernel
     density of its active values in [0, 1] on `BINS` bin centres, mixed with a uniform prior of
     weight `prior` (as TPE does). Returns one row of `BINS` densities per gene.
 
@@ -111,7 +112,6 @@ def _kernel_densities(points: np.ndarray, prior: float) -> np.ndarray:
     fixed matrix product per gene, whatever the number of points.
     """
     n_genes = points.shape[1]
-    active = ~np.isnan(points)
     n_active = active.sum(axis=0)
     bins = np.minimum((np.where(active, points, 0.0) * BINS).astype(int), BINS - 1)
     flat = (bins + BINS * np.arange(n_genes))[active]
@@ -173,7 +173,8 @@ def _fit_ordered_genes(
         points = np.array(
             [[point.get(name, math.nan) for name in names] for point in group], dtype=float
         ).reshape(len(group), len(names))
-        tables.append((np.log(_kernel_densities(points, prior)), np.isnan(points)))
+        inactive = np.isnan(points)
+        tables.append((np.log(_kernel_densities(points, ~inactive, prior)), inactive))
     (good_log, good_inactive), (other_log, other_inactive) = tables
     good_off, other_off = good_inactive.sum(axis=0).tolist(), other_inactive.sum(axis=0).tolist()
     n_good, n_other = len(good), len(other)
@@ -216,7 +217,7 @@ def fit_density_ratio(
     scores: Sequence[float],
     direction: str,
     good_fraction: float = 0.25,
-    prior: float = 1.0,
+    prior: float = PRIOR,
 ) -> DensityRatio:
     """Fits the density-ratio model to scored configurations.
 
@@ -278,8 +279,7 @@ class DensityGuidance:
             raise ValueError(f"`good_fraction` must be in (0, 1), got {good_fraction!r}.")
         if isinstance(min_scored, bool) or not isinstance(min_scored, int) or min_scored < 3:
             raise ValueError(f"`min_scored` must be an integer >= 3, got {min_scored!r}.")
-        if isinstance(prior, bool) or not isinstance(prior, (int, float)) or not prior > 0:
-            raise ValueError(f"`prior` must be a number > 0, got {prior!r}.")
+        check_number(prior, "prior", minimum=0, strict=True)
         self.candidates = candidates
         self.good_fraction = good_fraction
         self.min_scored = min_scored

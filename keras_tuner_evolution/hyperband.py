@@ -21,9 +21,9 @@ from keras_tuner.engine.trial import TrialStatus
 from keras_tuner_evolution import fidelity, persistence
 from keras_tuner_evolution import scores as scores_lib
 from keras_tuner_evolution import space as space_lib
+from keras_tuner_evolution.checks import check_int
 from keras_tuner_evolution.config import (
     EvolutionConfig,
-    check_int,
     default_population_size,
 )
 from keras_tuner_evolution.engine import IDLE, RUN, STOP, Decision

@@ -21,9 +21,9 @@ from keras_tuner.engine.trial import TrialStatus
 from keras_tuner_evolution import persistence, stopping, warm_start
 from keras_tuner_evolution import space as space_lib
 from keras_tuner_evolution._keras_tuner import DurableOracle
+from keras_tuner_evolution.checks import check_int
 from keras_tuner_evolution.config import (
     EvolutionConfig,
-    check_int,
     default_population_size,  # noqa: F401 (0.1.0 imported it from here)
     resolve_count,  # noqa: F401 (0.1.0 imported it from here)
 )

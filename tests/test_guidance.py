@@ -168,6 +168,7 @@ def test_choose_without_a_model_keeps_the_first_candidate():
         ({"min_scored": 2}, "min_scored"),
         ({"prior": 0}, "prior"),
         ({"prior": True}, "prior"),
+        ({"prior": float("inf")}, "prior"),
     ],
 )
 def test_density_guidance_rejects_bad_arguments(kwargs, name):
