@@ -42,12 +42,13 @@ class Breeding:
     def _guided_child(self, breeders: list[str], factor: float):
         """A child bred as `_breed` does; with guidance, the one the model prefers of several."""
         if self.guidance is None or self.guidance.candidates <= 1:
-            return self._breed(breeders, factor)
+            child = self._breed(breeders, factor)
+            return None if child is None else child[:2]
         candidates: dict[str, tuple[Genome, dict[str, Any]]] = {}
         for _ in range(self.guidance.candidates):
             child = self._breed(breeders, factor)
             if child is not None:
-                candidates.setdefault(space_lib.genome_hash(child[0]), child)
+                candidates.setdefault(child[2], child[:2])  # by the hash `_breed` computed
         if not candidates:
             return None
         children = list(candidates.values())
@@ -84,15 +85,17 @@ class Breeding:
         return self.genomes[trial_id]
 
     def _breed(self, breeders: list[str], factor: float):
-        """A child of two breeders, mutated until unseen (None after `MAX_REMUTATIONS`)."""
+        """A child of two breeders, mutated until unseen (None after `MAX_REMUTATIONS`): the
+        child, its lineage record and its `genome_hash`."""
         mutation = self.mutation.scaled(factor)
         mother, father = pick_parents(self.rng, breeders)
         child = self.crossover(self.rng, self.space, self.genomes[mother], self.genomes[father])
         child, mutated = mutation(self.rng, self.space, child)
         for _ in range(MAX_REMUTATIONS):
-            if not self.is_seen(child):
+            key = space_lib.genome_hash(child)
+            if key not in self._seen:  # `is_seen`, keeping the hash for the guided choice
                 parents = sorted({mother, father})
-                return child, self._record_fields("child", parents, mutated)
+                return child, self._record_fields("child", parents, mutated), key
             child, more = mutation(self.rng, self.space, child, at_least_one=True)
             mutated = sorted(set(mutated) | set(more))
         return None

@@ -16,18 +16,21 @@ Each gene is modelled on its own, so the model costs a few vector operations per
   space (log sampling and steps honoured as everywhere else), tabulated on a fixed grid of
   bins when the model is fitted, so scoring a candidate is a lookup.
 
-Fitting reads each scored configuration once (microseconds each; the engine refits when results
-arrive, see `breeding.REFIT_FRACTION`); scoring is a lookup per gene. Both are pure functions
-of their inputs.
+A configuration is encoded once, as numbers: the probability-space coordinate of each ordered
+gene (NaN when inactive) and an integer code per categorical gene's value ("inactive" is one
+more). `DensityGuidance` keeps the encoding of every configuration it has seen, so a fit (the
+engine refits when results arrive, see `breeding.REFIT_FRACTION`) is a few array operations per
+group and the candidates are scored at once by table lookups. The model is a pure function of
+the scored configurations.
 """
 
 from __future__ import annotations
 
-import collections
 import functools
+import itertools
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from keras_tuner import HyperParameters
@@ -44,6 +47,10 @@ BINS = 64
 PRIOR = 1.0
 # The value of a categorical gene that is not active in a configuration.
 _INACTIVE = "__kte_inactive__"
+# A gene's memo of value -> coordinate stops growing at this size (continuous genes).
+_MEMO_SIZE = 4096
+# An encoder keeps the encodings of this many genomes at most (then starts again).
+_MAX_ROWS = 100_000
 
 
 def good_count(n: int, fraction: float) -> int:
@@ -51,45 +58,188 @@ def good_count(n: int, fraction: float) -> int:
     return int(min(n - 1, max(2, math.ceil(fraction * n))))
 
 
-def _categorical_log_ratio(good: list[Any], other: list[Any], prior: float) -> dict[Any, float]:
-    """`log(good frequency / other frequency)` of each value, both smoothed by `prior`.
+def _ratio_table(good: list, n_good: int, other: list, n_other: int, prior: float) -> list:
+    """`log(good frequency / other frequency)` of each value, from its count in either group
+    (`good[i]` and `other[i]` of value `i`), both frequencies smoothed by `prior` over the
+    values seen; 0 for a value seen in neither group."""
+    seen = sum(1 for g, o in zip(good, other) if g or o)
+    good_total, other_total = n_good + prior * (seen + 1), n_other + prior * (seen + 1)
+    return [
+        math.log((g + prior) / good_total) - math.log((o + prior) / other_total) if g or o else 0.0
+        for g, o in zip(good, other)
+    ]
 
-    The values of one gene share one type (a Choice's values, or booleans), so they are
-    counted as they are.
+
+class _CategoricalGene(NamedTuple):
+    """Smoothed frequencies of each value (and of "inactive") in the two groups: `table[i]` is
+    the log ratio of `values[i]` (0 for a value seen in neither group, as for any unseen one)."""
+
+    values: list[Any]
+    table: list[float]
+
+
+class _OrderedGene(NamedTuple):
+    """Kernel densities of the two groups in probability space, tabulated on bins
+    (`log_ratio`); an inactive gene is scored by the smoothed frequencies of "inactive" in the
+    two groups (`activity`, keyed by whether the gene is inactive)."""
+
+    log_ratio: np.ndarray
+    activity: dict[bool, float]
+
+
+def _coordinate(hp: hp_module.HyperParameter, value: Any) -> Any:
+    """Where `hp`'s density is evaluated at `value`: its probability if ordered, else itself."""
+    return space_lib.value_to_prob(hp, value) if space_lib.is_ordered(hp) else value
+
+
+class _Encoder:
+    """The model's genes of one space (its names but `Fixed` ones), and configurations encoded
+    as numbers: the coordinates of the ordered genes and the codes of the categorical ones.
+
+    A categorical gene's values get codes in order of first sight ("inactive", `_INACTIVE`,
+    being one more) which never change, so the encodings of genomes are kept (`encode`) and a
+    fitted model's tables stay valid for configurations encoded later.
     """
-    return _log_ratio_of_counts(
-        collections.Counter(good), len(good), collections.Counter(other), len(other), prior
-    )
+
+    def __init__(self, space: HyperParameters):
+        self.space = space  # held, so that its id stays unique while the encoder is kept
+        self.by_name = space_lib.hyperparameters_by_name(space)
+        self.names = [n for n, h in self.by_name.items() if not isinstance(h[0], hp_module.Fixed)]
+        # Whether a gene is ordered follows its first declaration, as its model does.
+        kinds = [space_lib.is_ordered(self.by_name[name][0]) for name in self.names]
+        self.ordered = np.array(kinds, dtype=bool)
+        self.ordered_names = [name for name, ordered in zip(self.names, kinds) if ordered]
+        self.categorical = [gene for gene, ordered in enumerate(kinds) if not ordered]
+        self.codes: list[dict[Any, int]] = [{} for _ in self.names]
+        # A name declared once has one coordinate per value: memoised (bounded).
+        single = [hps[0] if len(hps) == 1 else None for hps in map(self.by_name.get, self.names)]
+        self._genes = [(n, ordered, hp, {}) for n, ordered, hp in zip(self.names, kinds, single)]
+        self._positions: dict[int, int] = {}  # genome id -> its row in the two tables below
+        self._kept: list[Mapping[str, Any]] = []  # those genomes, held so their ids stay theirs
+        self._coordinates = np.empty((64, len(self.ordered_names)))
+        self._codes = np.empty((64, len(self.categorical)), dtype=int)
+
+    def code(self, gene: int, value: Any) -> int:
+        """The code of a categorical gene's value (a new value gets the next code)."""
+        return self.codes[gene].setdefault(value, len(self.codes[gene]))
+
+    def point_row(self, point: Mapping[str, Any]) -> tuple[list[Any], list[int]]:
+        """The coordinates and codes of a configuration's `coordinates`."""
+        return [point.get(name, math.nan) for name in self.ordered_names], [
+            self.code(gene, point.get(self.names[gene], _INACTIVE)) for gene in self.categorical
+        ]
+
+    def genome_row(self, genome: Mapping[str, Any]) -> tuple[list[Any], list[int]]:
+        """`point_row(coordinates(by_name, genome))`, computed directly."""
+        coordinates, codes = [], []
+        for gene, (name, ordered, hp, memo) in enumerate(self._genes):
+            if name not in genome:
+                point = math.nan if ordered else _INACTIVE
+            elif hp is None:  # declared under several scopes: the active declaration decides
+                active = space_lib.active_hyperparameter(self.by_name, name, genome)
+                point = _coordinate(active, genome[name])
+            elif not ordered:
+                point = genome[name]
+            else:
+                point = memo.get(genome[name])
+                if point is None:
+                    point = space_lib.value_to_prob(hp, genome[name])
+                    if len(memo) < _MEMO_SIZE:
+                        memo[genome[name]] = point  # equal values (1, 1.0, True) share it
+            if ordered:
+                coordinates.append(point)
+            else:
+                codes.append(self.code(gene, point))
+        return coordinates, codes
+
+    def encode(self, genomes: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """The genomes' coordinates and codes (a row per genome), each genome encoded once per
+        object (the engine keeps its genomes, so each is encoded once instead of at every fit)."""
+        if len(self._kept) + len(genomes) > _MAX_ROWS:
+            self._positions.clear()
+            self._kept.clear()
+        try:  # usually all are known: looked up without a Python loop
+            known = map(self._positions.__getitem__, map(id, genomes))
+            positions = np.fromiter(known, dtype=int, count=len(genomes))
+        except KeyError:  # new genomes (usually only the last result's)
+            positions = np.array([self._position(genome) for genome in genomes], dtype=int)
+        return self._coordinates[positions], self._codes[positions]
+
+    def _position(self, genome: Mapping[str, Any]) -> int:
+        """Encodes a new genome into the next row of the tables (grown by doubling)."""
+        position = self._positions.get(id(genome))  # a genome listed twice is encoded once
+        if position is None:
+            position = self._positions[id(genome)] = len(self._kept)
+            self._kept.append(genome)
+            if position == len(self._coordinates):
+                self._coordinates = np.concatenate([self._coordinates, self._coordinates])
+                self._codes = np.concatenate([self._codes, self._codes])
+            coordinates, codes = self.matrices([genome])
+            self._coordinates[position], self._codes[position] = coordinates[0], codes[0]
+        return position
+
+    def matrices(self, genomes: Sequence[Mapping[str, Any]], points: bool = False) -> tuple:
+        """The coordinates (floats as NumPy makes them, as fits always did) and codes of genomes
+        (of `coordinates` when `points`), a row each."""
+        rows = [self.point_row(g) if points else self.genome_row(g) for g in genomes]
+        shape = (len(rows), len(self.ordered_names)), (len(rows), len(self.categorical))
+        coordinates = np.array([row[0] for row in rows], dtype=float).reshape(shape[0])
+        return coordinates, np.array([row[1] for row in rows], dtype=int).reshape(shape[1])
 
 
-def _log_ratio_of_counts(
-    good_counts: Mapping[Any, int],
-    n_good: int,
-    other_counts: Mapping[Any, int],
-    n_other: int,
-    prior: float,
-) -> dict[Any, float]:
-    """`_categorical_log_ratio` from the counts of each value seen (zero counts left out)."""
-    good_counts = {key: count for key, count in good_counts.items() if count}
-    other_counts = {key: count for key, count in other_counts.items() if count}
-    keys = set(good_counts) | set(other_counts)
-    denominator_good = n_good + prior * (len(keys) + 1)
-    denominator_other = n_other + prior * (len(keys) + 1)
-    return {
-        key: math.log((good_counts.get(key, 0) + prior) / denominator_good)
-        - math.log((other_counts.get(key, 0) + prior) / denominator_other)
-        for key in keys
-    }
+class DensityRatio:
+    """A fitted model: `score(genome)` is higher for configurations likelier to be good.
+
+    Args:
+        space: The search space.
+        genes: The fitted model of each gene of the space (its names but `Fixed` ones, in the
+            space's order), as `fit_density_ratio` makes them.
+        encoder: How configurations are encoded (the fit's; a new one of `space` when None).
+    """
+
+    def __init__(self, space: HyperParameters, genes: dict[str, Any], encoder: Any = None):
+        self._encoder = _Encoder(space) if encoder is None else encoder
+        self._genes = genes
+        models = list(genes.values())
+        ordered = [model for model in models if isinstance(model, _OrderedGene)]
+        self._ordered = np.array([isinstance(m, _OrderedGene) for m in models], dtype=bool)
+        self._bin_ratio = np.array([m.log_ratio for m in ordered]).reshape(len(ordered), BINS)
+        activity = [[m.activity.get(True, 0.0), m.activity.get(False, 0.0)] for m in ordered]
+        self._inactive_ratio, self._active_ratio = np.array(activity).reshape(len(ordered), 2).T
+        self._category_ratio, self._offsets, self._last = _code_tables(self._encoder, models)
+
+    def score(self, genome: Mapping[str, Any]) -> float:
+        """The sum over genes of `log(good density / other density)` at the genome's values."""
+        return float(self.scores([genome])[0])
+
+    def scores(self, genomes: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """`score` of each genome, all at once (the same numbers, bit for bit)."""
+        coordinates, codes = self._encoder.matrices(genomes)
+        terms = np.zeros((len(genomes), len(self._ordered) + 1))  # column 0: the sum's start
+        inactive = np.isnan(coordinates)
+        bins = np.minimum(np.where(inactive, 0.0, coordinates * BINS), BINS - 1).astype(int)
+        on = self._active_ratio + self._bin_ratio[np.arange(len(self._bin_ratio)), bins]
+        terms[:, 1:][:, self._ordered] = np.where(inactive, self._inactive_ratio, on)
+        # A code the model never saw (new since the fit) reads the zero after the gene's table.
+        codes = self._offsets + np.minimum(codes, self._last)
+        terms[:, 1:][:, ~self._ordered] = self._category_ratio[codes]
+        # Summed from 0 gene by gene in the genes' order (an accumulation is sequential, where a
+        # sum may pair terms), as a sum per genome would: the same floats.
+        return np.add.accumulate(terms, axis=1)[:, -1]
 
 
-class _CategoricalGene:
-    """Smoothed frequencies of each value (and of "inactive") in the two groups."""
-
-    def __init__(self, good: list[Any], other: list[Any], prior: float):
-        self.log_ratio = _categorical_log_ratio(good, other, prior)
-
-    def score(self, value: Any) -> float:
-        return self.log_ratio.get(value, 0.0)
+def _code_tables(encoder: _Encoder, models: list[Any]) -> tuple[np.ndarray, ...]:
+    """The categorical genes' log ratios by code, one table after the other with a zero after
+    each (for values unseen at the fit), each table's offset, and its last code."""
+    tables: list[float] = []
+    offsets, last = [], []
+    for gene in encoder.categorical:
+        values, ratios = models[gene]
+        by_code = {encoder.code(gene, value): ratio for value, ratio in zip(values, ratios)}
+        offsets.append(len(tables))
+        last.append(len(encoder.codes[gene]))
+        tables += [by_code.get(code, 0.0) for code in range(last[-1] + 1)]
+    return np.array(tables, dtype=float), np.array(offsets, dtype=int), np.array(last, dtype=int)
 
 
 @functools.lru_cache(maxsize=64)
@@ -103,99 +253,140 @@ def _kernel_matrix(bandwidth: float) -> np.ndarray:
     return kernel / (bandwidth * math.sqrt(2 * math.pi) * BINS)
 
 
-def _kernel_densities(points: np.ndarray, active: np.ndarray, prior: float) -> np.ndarray:
-    """Per column of `points` (one ordered gene each, active where `active`), a Gaussian kernel
-    density of its active values in [0, 1] on `BINS` bin centres, mixed with a uniform prior of
-    weight `prior` (as TPE does). Returns one row of `BINS` densities per gene.
+def _kernel_densities(
+    points: np.ndarray, active: np.ndarray, n_active: np.ndarray, prior: float
+) -> np.ndarray:
+    """Per column of `points` (one ordered gene each, active where `active`, `n_active` times),
+    a Gaussian kernel density of its active values in [0, 1] on `BINS` bin centres, mixed with
+    a uniform prior of weight `prior` (as TPE does). Returns one row of `BINS` densities per gene.
 
-    All genes are counted per bin in one pass, so the cost is a few array operations plus a
-    fixed matrix product per gene, whatever the number of points.
+    All genes are counted per bin in one pass and scaled together, so the cost is a few array
+    operations plus a fixed matrix-vector product per gene, whatever the number of points (one
+    product for all genes would round differently, and change the trials).
     """
     n_genes = points.shape[1]
-    n_active = active.sum(axis=0)
-    bins = np.minimum((np.where(active, points, 0.0) * BINS).astype(int), BINS - 1)
+    values = np.where(active, points, 0.0)
+    bins = np.minimum((values * BINS).astype(int), BINS - 1)
     flat = (bins + BINS * np.arange(n_genes))[active]
-    counts = np.bincount(flat, minlength=n_genes * BINS).reshape(n_genes, BINS)
-    densities = np.ones((n_genes, BINS))
-    for gene, bandwidth in zip(np.flatnonzero(n_active), _bandwidths(points, active, n_active)):
-        density = _kernel_matrix(bandwidth) @ counts[gene] * BINS
-        densities[gene] = (density + prior) / (n_active[gene] + prior)
+    counts = np.bincount(flat, minlength=n_genes * BINS).reshape(n_genes, BINS).astype(float)
+    fitted = np.flatnonzero(n_active)
+    smoothed = np.empty((len(fitted), BINS))
+    bandwidths = _bandwidths(values, points, active, n_active)
+    for row, (gene, bandwidth) in enumerate(zip(fitted.tolist(), bandwidths)):
+        smoothed[row] = _kernel_matrix(bandwidth).dot(counts[gene])  # as `@`, called faster
+    scaled = (smoothed * BINS + prior) / (n_active[fitted, None] + prior)
+    if len(fitted) == n_genes:
+        return scaled
+    densities = np.ones((n_genes, BINS))  # the uniform prior alone where no value is active
+    densities[fitted] = scaled
     return densities
 
 
-def _bandwidths(points: np.ndarray, active: np.ndarray, n_active: np.ndarray) -> list[float]:
+def _bandwidths(
+    values: np.ndarray, points: np.ndarray, active: np.ndarray, n_active: np.ndarray
+) -> list[float]:
     """Scott's rule for each gene with an active value, kept in [0.05, 0.3] so that two or
-    three points still spread, all genes at once (NaN marks inactive values)."""
+    three points still spread, all genes at once (`values`: `points` with 0 where inactive)."""
     count = np.maximum(n_active, 1)
-    mean = np.where(active, points, 0.0).sum(axis=0) / count
+    mean = values.sum(axis=0) / count
     deviation = np.where(active, points - mean, 0.0)
     std = np.sqrt((deviation * deviation).sum(axis=0) / count)
-    scott = np.clip(1.06 * std * count**-0.2, 0.05, 0.3)
+    scott = np.minimum(np.maximum(1.06 * std * count**-0.2, 0.05), 0.3)  # np.clip, faster
     # Rounded to a grid of 0.01 so that the kernel matrices are computed once and cached.
-    return [round(float(value), 2) if n >= 2 else 0.3 for value, n in zip(scott, n_active) if n > 0]
+    scott, n_active = scott.tolist(), n_active.tolist()
+    return [round(value, 2) if n >= 2 else 0.3 for value, n in zip(scott, n_active) if n]
 
 
-class _OrderedGene:
-    """Kernel densities of the two groups in probability space, tabulated on bins; an
-    inactive gene is scored by the smoothed frequencies of "inactive" in the two groups.
-    Fitted for all ordered genes at once by `_fit_ordered_genes`."""
-
-    def __init__(self, log_ratio: np.ndarray, activity: dict[bool, float]):
-        self.log_ratio = log_ratio
-        self.activity = activity
-
-    def score(self, prob: float | None) -> float:
-        active = self.activity.get(prob is None, 0.0)
-        if prob is None:
-            return active
-        return active + float(self.log_ratio[min(int(prob * BINS), BINS - 1)])
+def _log_densities(points: np.ndarray, prior: float) -> tuple[np.ndarray, list[int]]:
+    """The log `_kernel_densities` of a group's coordinates (NaN where inactive), and in how
+    many of its configurations each gene is inactive."""
+    active = ~np.isnan(points)
+    n_active = active.sum(axis=0)
+    densities = _kernel_densities(points, active, n_active, prior)
+    return np.log(densities), (len(points) - n_active).tolist()
 
 
-class DensityRatio:
-    """A fitted model: `score(genome)` is higher for configurations likelier to be good."""
+@functools.lru_cache(maxsize=16)
+def _cached_log_densities(data: bytes, shape: tuple, prior: float) -> tuple:
+    """`_log_densities` of the coordinates whose bytes are `data` (read-only: shared)."""
+    log_densities, inactive = _log_densities(np.frombuffer(data).reshape(shape).copy(), prior)
+    log_densities.flags.writeable = False
+    return log_densities, inactive
 
-    def __init__(self, space: HyperParameters, genes: dict[str, Any]):
-        self._by_name = space_lib.hyperparameters_by_name(space)
-        self._genes = genes
 
-    def score(self, genome: Mapping[str, Any]) -> float:
-        """The sum over genes of `log(good density / other density)` at the genome's values."""
-        point = coordinates(self._by_name, genome)
-        return sum(gene.score(point.get(name, _absent(gene))) for name, gene in self._genes.items())
+@functools.lru_cache(maxsize=1024)
+def _activity(good_off: int, n_good: int, other_off: int, n_other: int, prior: float) -> dict:
+    """An ordered gene's log ratio of being inactive (key True) or not: the same smoothed
+    frequencies as a categorical gene's. Cached (most genes share their counts): shared."""
+    inactive, active = _ratio_table(
+        [good_off, n_good - good_off], n_good, [other_off, n_other - other_off], n_other, prior
+    )
+    return {True: inactive, False: active}
 
 
 def _fit_ordered_genes(
-    names: list[str], good: list[Mapping[str, Any]], other: list[Mapping[str, Any]], prior: float
+    encoder: _Encoder, good: np.ndarray, other: np.ndarray, prior: float
 ) -> dict[str, _OrderedGene]:
-    """The `_OrderedGene` of each name, from the two groups' coordinates, fitted together."""
-    tables = []
-    for group in (good, other):
-        points = np.array(
-            [[point.get(name, math.nan) for name in names] for point in group], dtype=float
-        ).reshape(len(group), len(names))
-        inactive = np.isnan(points)
-        tables.append((np.log(_kernel_densities(points, ~inactive, prior)), inactive))
-    (good_log, good_inactive), (other_log, other_inactive) = tables
-    good_off, other_off = good_inactive.sum(axis=0).tolist(), other_inactive.sum(axis=0).tolist()
-    n_good, n_other = len(good), len(other)
+    """The `_OrderedGene` of each ordered gene, from the two groups' coordinates (rows in C order,
+    as fits always read them: sums over configurations add, and round, in that order)."""
+    # The good group (a tenth of the results) changes only when a result enters it: cached.
+    good_log, good_off = _cached_log_densities(good.tobytes(), good.shape, prior)
+    other_log, other_off = _log_densities(other, prior)
+    log_ratio = good_log - other_log
     return {
         name: _OrderedGene(
-            good_log[gene] - other_log[gene],
-            # Active or not: the same smoothed frequencies as a categorical gene's.
-            _log_ratio_of_counts(
-                {True: good_off[gene], False: n_good - good_off[gene]},
-                n_good,
-                {True: other_off[gene], False: n_other - other_off[gene]},
-                n_other,
-                prior,
-            ),
+            log_ratio[gene],
+            _activity(good_off[gene], len(good), other_off[gene], len(other), prior),
         )
-        for gene, name in enumerate(names)
+        for gene, name in enumerate(encoder.ordered_names)
     }
 
 
-def _absent(gene: Any) -> Any:
-    return None if isinstance(gene, _OrderedGene) else _INACTIVE
+def _fit_categorical_genes(
+    encoder: _Encoder, codes: np.ndarray, good: np.ndarray, prior: float
+) -> dict[str, _CategoricalGene]:
+    """The `_CategoricalGene` of each categorical gene, from the configurations' codes and
+    which of them are good: the codes of all genes counted in one pass."""
+    genes = encoder.categorical
+    starts = [0, *itertools.accumulate(len(encoder.codes[gene]) for gene in genes)]
+    codes = codes + np.array(starts[:-1], dtype=int)  # each gene's codes in a range of their own
+    good_counts = np.bincount(codes[good].ravel(), minlength=starts[-1])
+    other_counts = (np.bincount(codes.ravel(), minlength=starts[-1]) - good_counts).tolist()
+    good_counts, n_good, n_other = good_counts.tolist(), len(good), len(codes) - len(good)
+    return {
+        encoder.names[gene]: _CategoricalGene(
+            list(encoder.codes[gene]),  # the values in the order of their codes
+            _ratio_table(good_counts[start:end], n_good, other_counts[start:end], n_other, prior),
+        )
+        for gene, start, end in zip(genes, starts, starts[1:])
+    }
+
+
+def _best_first(scores: Sequence[float], direction: str) -> np.ndarray:
+    """Indices of the scores from the best, ties in their order: as sorting by
+    `selection.ranks`, which also ranks NaN above all (then used), without ranking."""
+    values = np.asarray(scores, dtype=float)
+    if np.isnan(values).any():
+        return np.argsort(-selection_lib.ranks(scores, direction), kind="stable")
+    return np.argsort(values if direction == "min" else -values, kind="stable")
+
+
+def _fit(
+    encoder: _Encoder,
+    encoded: tuple[np.ndarray, np.ndarray],
+    scores: Sequence[float],
+    direction: str,
+    good_fraction: float,
+    prior: float,
+) -> DensityRatio:
+    """`fit_density_ratio` from the configurations' coordinates and codes (`_Encoder`)."""
+    coordinates, codes = encoded
+    order = _best_first(scores, direction)
+    good, other = np.split(order, [good_count(len(order), good_fraction)])
+    genes: dict[str, Any] = dict.fromkeys(encoder.names)  # filled below, in the space's order
+    genes.update(_fit_ordered_genes(encoder, coordinates[good], coordinates[other], prior))
+    genes.update(_fit_categorical_genes(encoder, codes, good, prior))
+    return DensityRatio(encoder.space, genes, encoder)
 
 
 def coordinates(
@@ -206,8 +397,7 @@ def coordinates(
     point = {}
     for name, value in genome.items():
         if name in by_name:
-            hp = space_lib.active_hyperparameter(by_name, name, genome)
-            point[name] = space_lib.value_to_prob(hp, value) if space_lib.is_ordered(hp) else value
+            point[name] = _coordinate(space_lib.active_hyperparameter(by_name, name, genome), value)
     return point
 
 
@@ -230,27 +420,9 @@ def fit_density_ratio(
             and at least one left in the other group).
         prior: Weight of the uniform prior mixed into every density.
     """
-    ranked = selection_lib.ranks(scores, direction)
-    order = np.argsort(-ranked, kind="stable")
-    n_good = good_count(len(points), good_fraction)
-    good = [points[i] for i in order[:n_good]]
-    other = [points[i] for i in order[n_good:]]
-    genes: dict[str, Any] = {}
-    ordered = []
-    for name, declarations in space_lib.hyperparameters_by_name(space).items():
-        if isinstance(declarations[0], hp_module.Fixed):
-            continue
-        if space_lib.is_ordered(declarations[0]):
-            ordered.append(name)
-            genes[name] = None  # fitted below, all ordered genes at once; keeps the order
-        else:
-            genes[name] = _CategoricalGene(
-                [p.get(name, _INACTIVE) for p in good],
-                [p.get(name, _INACTIVE) for p in other],
-                prior,
-            )
-    genes.update(_fit_ordered_genes(ordered, good, other, prior))
-    return DensityRatio(space, genes)
+    encoder = _Encoder(space)
+    encoded = encoder.matrices(points, points=True)
+    return _fit(encoder, encoded, scores, direction, good_fraction, prior)
 
 
 class DensityGuidance:
@@ -284,7 +456,7 @@ class DensityGuidance:
         self.good_fraction = good_fraction
         self.min_scored = min_scored
         self.prior = float(prior)
-        self._cache: dict[tuple[int, int], tuple[Mapping[str, Any], dict[str, Any]]] = {}
+        self._encoders: dict[tuple[int, int], _Encoder] = {}
 
     def fit(
         self,
@@ -296,20 +468,19 @@ class DensityGuidance:
         """The model of these results, or None while fewer than `min_scored` are scored."""
         if len(genomes) < self.min_scored:
             return None
-        points = [self._coordinates(space, genome) for genome in genomes]
-        return fit_density_ratio(space, points, scores, direction, self.good_fraction, self.prior)
+        encoder = self._encoder(space)
+        encoded = encoder.encode(genomes)
+        return _fit(encoder, encoded, scores, direction, self.good_fraction, self.prior)
 
-    def _coordinates(self, space: HyperParameters, genome: Mapping[str, Any]) -> dict[str, Any]:
-        """`coordinates(genome)`, computed once per genome object and space size: the engine
-        keeps its genomes, so each is encoded once instead of at every fit."""
-        key = (id(genome), len(space.space))
-        cached = self._cache.get(key)
-        if cached is None or cached[0] is not genome:  # the reference held keeps the id unique
-            if len(self._cache) > 100_000:
-                self._cache.clear()
-            by_name = space_lib.hyperparameters_by_name(space)
-            cached = self._cache[key] = (genome, coordinates(by_name, genome))
-        return cached[1]
+    def _encoder(self, space: HyperParameters) -> _Encoder:
+        """This space's encoder (it keeps its genomes' encodings); a new one if the space grew."""
+        key = (id(space), len(space.space))  # the space the encoder holds keeps its id unique
+        encoder = self._encoders.get(key)
+        if encoder is None:
+            if len(self._encoders) >= 8:
+                self._encoders.clear()
+            encoder = self._encoders[key] = _Encoder(space)
+        return encoder
 
     def __repr__(self) -> str:
         return (
@@ -323,4 +494,6 @@ def choose(model: DensityRatio | None, candidates: Sequence[Genome]) -> int:
     """Index of the candidate the model prefers (the first one when there is no model)."""
     if model is None or len(candidates) == 1:
         return 0
+    if isinstance(model, DensityRatio):
+        return int(np.argmax(model.scores(candidates)))
     return int(np.argmax([model.score(candidate) for candidate in candidates]))
