@@ -9,7 +9,10 @@ held-out problems, they are there to check the chosen defaults). For each settin
 (25, 50, 100, 200 trials, read off the same 200-trial runs) it prints the mean rank of the
 setting among it and the stored baselines (KT RandomSearch, Optuna TPE, Optuna NSGA-II,
 NaturalSelection; per problem and seed, by best score within the budget), TPE's mean rank in
-the same ranking, and the mean normalised regret per problem next to TPE's. Baselines of the
+the same ranking, and the mean normalised regret per problem next to TPE's. `--own-budgets`
+runs a search of `max_trials=B` for each budget B instead (so that whatever depends on the
+budget, such as the population size, is measured as a B-trial search would have it); the
+baselines depend on no budget, so their 200-trial runs serve for every B. Baselines of the
 tuning-only problems are run once and kept in `results/runs/tuning_baselines.jsonl`.
 
 Settings are JSON `EvolutionaryOracle` arguments; two shortcuts build objects:
@@ -81,10 +84,19 @@ def _rank(value: float, values: list[float]) -> float:
     return 1 + sum(v > value for v in values) + 0.5 * (sum(v == value for v in values) - 1)
 
 
-def report(setting: str, runs: list[dict], base: dict, refs: dict, problems: list[str]) -> str:
-    """The rows of one setting: mean ranks and regrets at every budget."""
-    lines = [f"{setting}: {sum(r['duplicates'] for r in runs)} duplicates"]
+def report(
+    setting: str, runs_by_budget: dict[int, list[dict]], base: dict, refs: dict, problems: list[str]
+) -> str:
+    """The rows of one setting: mean ranks and regrets at every budget, each read off the runs
+    `runs_by_budget[budget]` (the same 200-trial runs for all, or runs of that budget)."""
+    duplicates = sum(
+        r["duplicates"]
+        for runs in {id(v): v for v in runs_by_budget.values()}.values()
+        for r in runs
+    )
+    lines = [f"{setting}: {duplicates} duplicates"]
     for budget in BUDGETS:
+        runs = runs_by_budget[budget]
         ranks, tpe_ranks = [], []
         regret: dict[str, list[float]] = {p: [] for p in problems}
         tpe_regret: dict[str, list[float]] = {p: [] for p in problems}
@@ -115,6 +127,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--problems", default=",".join(TUNING_SET))
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--own-budgets",
+        action="store_true",
+        help="run a search of max_trials=B for each budget B (budget-aware sizes apply) instead "
+        "of reading every budget off 200-trial runs",
+    )
     args = parser.parse_args(argv)
     problems = [p for p in args.problems.split(",") if p]
     seeds = range(args.seeds)
@@ -125,9 +143,13 @@ def main(argv: list[str] | None = None) -> None:
         base = baselines(problems, seeds, pool)
         for setting in args.settings:
             kwargs = oracle_kwargs(setting)
-            jobs = [("evolution", p, s, max(BUDGETS), kwargs) for p in problems for s in seeds]
-            runs = pool.map(compare.run_one, jobs)
-            print(report(setting, runs, base, refs, problems), flush=True)
+            runs_by_budget = {}
+            for budget in BUDGETS if args.own_budgets else (max(BUDGETS),):
+                jobs = [("evolution", p, s, budget, kwargs) for p in problems for s in seeds]
+                runs_by_budget[budget] = pool.map(compare.run_one, jobs)
+            for budget in BUDGETS:
+                runs_by_budget.setdefault(budget, runs_by_budget[max(BUDGETS)])
+            print(report(setting, runs_by_budget, base, refs, problems), flush=True)
 
 
 if __name__ == "__main__":

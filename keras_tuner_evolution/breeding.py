@@ -11,6 +11,8 @@ from typing import Any
 
 from keras_tuner_evolution import guidance as guidance_lib
 from keras_tuner_evolution import space as space_lib
+from keras_tuner_evolution.gene_pool import GenePool
+from keras_tuner_evolution.selection import best_indices
 from keras_tuner_evolution.space import Genome
 from keras_tuner_evolution.variation import pick_parents
 
@@ -40,20 +42,35 @@ class Breeding:
         return None if self.is_seen(genome) else genome
 
     def _guided_child(self, breeders: list[str], factor: float):
-        """A child bred as `_breed` does; with guidance, the one the model prefers of several."""
+        """A child bred as `_breed` does; with guidance, the one the model prefers of several.
+
+        While the guidance's first `gene_pool_until` results come in, the candidates are
+        children of the model's whole good group instead (`_gene_pool`).
+        """
         if self.guidance is None or self.guidance.candidates <= 1:
             child = self._breed(breeders, factor)
             return None if child is None else child[:2]
+        pool = self._gene_pool()
         candidates: dict[str, tuple[Genome, dict[str, Any]]] = {}
         for _ in range(self.guidance.candidates):
-            child = self._breed(breeders, factor)
+            if pool is None:
+                child = self._breed(breeders, factor)
+            else:
+                child = self._pool_child(*pool, factor)
             if child is not None:
-                candidates.setdefault(child[2], child[:2])  # by the hash `_breed` computed
+                candidates.setdefault(child[2], child[:2])  # by the hash computed for dedup
         if not candidates:
             return None
         children = list(candidates.values())
         model = self._fitted_model()
         return children[guidance_lib.choose(model, [genome for genome, _ in children])]
+
+    def _model_results(self) -> tuple[list[str], list[float], str]:
+        """The trial ids, scores and direction the guidance model learns from."""
+        if self.guidance_results is not None:
+            return self.guidance_results()
+        scored = self.everyone()
+        return [t for t, _ in scored], [s for _, s in scored], self.direction
 
     def _fitted_model(self) -> Any:
         """The guidance model of the scores so far.
@@ -69,15 +86,56 @@ class Breeding:
             grown = finished - fitted_count
             if fitted_hps == n_hps and grown < max(1, finished // REFIT_FRACTION):
                 return model
-        if self.guidance_results is None:
-            scored = self.everyone()
-            ids, scores, direction = [t for t, _ in scored], [s for _, s in scored], self.direction
-        else:
-            ids, scores, direction = self.guidance_results()
+        ids, scores, direction = self._model_results()
         genomes = [self._genome_of(trial_id) for trial_id in ids]
         model = self.guidance.fit(self.space, genomes, scores, direction)
         self._model = ((n_hps, finished), model)
         return model
+
+    def _gene_pool(self) -> tuple[GenePool, list[str]] | None:
+        """The gene pool of the model's good group, and its trial ids, while the guidance
+        breeds from one: fewer than its `gene_pool_until` results in, `min_scored` or more.
+
+        Why: early on, two breeders hold little of what the results know, and a child of the
+        whole good group, each gene moved by the group's own spread, is likelier to be good
+        (benchmarks/results/tuning.md, section 7).
+        """
+        guidance = self.guidance
+        finished = len(self.results) + len(self.imported)
+        # A guidance of the user's own (any object with `candidates` and `fit`) has none.
+        if finished >= getattr(guidance, "gene_pool_until", 0):
+            return None
+        ids, scores, direction = self._model_results()
+        # Parents come from earlier generations only, as for two breeders (the lineage keeps
+        # its order); the model still learns from every result.
+        current = self.plans[-1]["index"]
+        earlier = [i for i, trial_id in enumerate(ids) if self._generation_of(trial_id) < current]
+        ids, scores = [ids[i] for i in earlier], [scores[i] for i in earlier]
+        if len(ids) < guidance.min_scored:
+            return None
+        good = guidance_lib.good_count(len(ids), guidance.good_fraction)
+        pool_ids = [ids[i] for i in best_indices(scores, good, direction)]
+        parents = [self._genome_of(trial_id) for trial_id in pool_ids]
+        pool = GenePool(self.space, parents, guidance.gene_pool_bandwidth, guidance.prior)
+        return pool, pool_ids
+
+    def _pool_child(self, pool: GenePool, pool_ids: list[str], factor: float):
+        """A child of the gene pool, mutated until unseen (None after `MAX_REMUTATIONS`): the
+        child, its lineage record and its `genome_hash`."""
+        child, used, mutated = pool.child(self.rng)
+        mutation = self.mutation.scaled(factor)
+        for _ in range(MAX_REMUTATIONS):
+            key = space_lib.genome_hash(child)
+            if key not in self._seen:
+                parents = [pool_ids[i] for i in used]
+                return child, self._record_fields("child", parents, mutated), key
+            child, more = mutation(self.rng, self.space, child, at_least_one=True)
+            mutated = sorted(set(mutated) | set(more))
+        return None
+
+    def _generation_of(self, trial_id: str) -> int:
+        """The generation a trial was bred for (an imported one counts as generation 0)."""
+        return self.lineage.get(trial_id, {}).get("generation", 0)
 
     def _genome_of(self, trial_id: str) -> Genome:
         if trial_id in self.imported:

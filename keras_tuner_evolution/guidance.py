@@ -38,19 +38,14 @@ from keras_tuner.engine import hyperparameters as hp_module
 
 from keras_tuner_evolution import selection as selection_lib
 from keras_tuner_evolution import space as space_lib
-from keras_tuner_evolution.checks import check_number
+from keras_tuner_evolution.checks import check_int, check_number
+from keras_tuner_evolution.encoding import Encoder, coordinate
 from keras_tuner_evolution.space import Genome
 
 # Ordered genes are tabulated on this many bins of probability space.
 BINS = 64
 # The default weight of the uniform prior in the densities (pseudo-observations).
 PRIOR = 1.0
-# The value of a categorical gene that is not active in a configuration.
-_INACTIVE = "__kte_inactive__"
-# A gene's memo of value -> coordinate stops growing at this size (continuous genes).
-_MEMO_SIZE = 4096
-# An encoder keeps the encodings of this many genomes at most (then starts again).
-_MAX_ROWS = 100_000
 
 
 def good_count(n: int, fraction: float) -> int:
@@ -87,106 +82,6 @@ class _OrderedGene(NamedTuple):
     activity: dict[bool, float]
 
 
-def _coordinate(hp: hp_module.HyperParameter, value: Any) -> Any:
-    """Where `hp`'s density is evaluated at `value`: its probability if ordered, else itself."""
-    return space_lib.value_to_prob(hp, value) if space_lib.is_ordered(hp) else value
-
-
-class _Encoder:
-    """The model's genes of one space (its names but `Fixed` ones), and configurations encoded
-    as numbers: the coordinates of the ordered genes and the codes of the categorical ones.
-
-    A categorical gene's values get codes in order of first sight ("inactive", `_INACTIVE`,
-    being one more) which never change, so the encodings of genomes are kept (`encode`) and a
-    fitted model's tables stay valid for configurations encoded later.
-    """
-
-    def __init__(self, space: HyperParameters):
-        self.space = space  # held, so that its id stays unique while the encoder is kept
-        self.by_name = space_lib.hyperparameters_by_name(space)
-        self.names = [n for n, h in self.by_name.items() if not isinstance(h[0], hp_module.Fixed)]
-        # Whether a gene is ordered follows its first declaration, as its model does.
-        kinds = [space_lib.is_ordered(self.by_name[name][0]) for name in self.names]
-        self.ordered = np.array(kinds, dtype=bool)
-        self.ordered_names = [name for name, ordered in zip(self.names, kinds) if ordered]
-        self.categorical = [gene for gene, ordered in enumerate(kinds) if not ordered]
-        self.codes: list[dict[Any, int]] = [{} for _ in self.names]
-        # A name declared once has one coordinate per value: memoised (bounded).
-        single = [hps[0] if len(hps) == 1 else None for hps in map(self.by_name.get, self.names)]
-        self._genes = [(n, ordered, hp, {}) for n, ordered, hp in zip(self.names, kinds, single)]
-        self._positions: dict[int, int] = {}  # genome id -> its row in the two tables below
-        self._kept: list[Mapping[str, Any]] = []  # those genomes, held so their ids stay theirs
-        self._coordinates = np.empty((64, len(self.ordered_names)))
-        self._codes = np.empty((64, len(self.categorical)), dtype=int)
-
-    def code(self, gene: int, value: Any) -> int:
-        """The code of a categorical gene's value (a new value gets the next code)."""
-        return self.codes[gene].setdefault(value, len(self.codes[gene]))
-
-    def point_row(self, point: Mapping[str, Any]) -> tuple[list[Any], list[int]]:
-        """The coordinates and codes of a configuration's `coordinates`."""
-        return [point.get(name, math.nan) for name in self.ordered_names], [
-            self.code(gene, point.get(self.names[gene], _INACTIVE)) for gene in self.categorical
-        ]
-
-    def genome_row(self, genome: Mapping[str, Any]) -> tuple[list[Any], list[int]]:
-        """`point_row(coordinates(by_name, genome))`, computed directly."""
-        coordinates, codes = [], []
-        for gene, (name, ordered, hp, memo) in enumerate(self._genes):
-            if name not in genome:
-                point = math.nan if ordered else _INACTIVE
-            elif hp is None:  # declared under several scopes: the active declaration decides
-                active = space_lib.active_hyperparameter(self.by_name, name, genome)
-                point = _coordinate(active, genome[name])
-            elif not ordered:
-                point = genome[name]
-            else:
-                point = memo.get(genome[name])
-                if point is None:
-                    point = space_lib.value_to_prob(hp, genome[name])
-                    if len(memo) < _MEMO_SIZE:
-                        memo[genome[name]] = point  # equal values (1, 1.0, True) share it
-            if ordered:
-                coordinates.append(point)
-            else:
-                codes.append(self.code(gene, point))
-        return coordinates, codes
-
-    def encode(self, genomes: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-        """The genomes' coordinates and codes (a row per genome), each genome encoded once per
-        object (the engine keeps its genomes, so each is encoded once instead of at every fit)."""
-        if len(self._kept) + len(genomes) > _MAX_ROWS:
-            self._positions.clear()
-            self._kept.clear()
-        try:  # usually all are known: looked up without a Python loop
-            known = map(self._positions.__getitem__, map(id, genomes))
-            positions = np.fromiter(known, dtype=int, count=len(genomes))
-        except KeyError:  # new genomes (usually only the last result's)
-            positions = np.array([self._position(genome) for genome in genomes], dtype=int)
-        return self._coordinates[positions], self._codes[positions]
-
-    def _position(self, genome: Mapping[str, Any]) -> int:
-        """Encodes a new genome into the next row of the tables (grown by doubling)."""
-        position = self._positions.get(id(genome))  # a genome listed twice is encoded once
-        if position is None:
-            position = self._positions[id(genome)] = len(self._kept)
-            self._kept.append(genome)
-            if position == len(self._coordinates):
-                self._coordinates = np.concatenate([self._coordinates, self._coordinates])
-                self._codes = np.concatenate([self._codes, self._codes])
-            coordinates, codes = self.matrices([genome])
-            self._coordinates[position], self._codes[position] = coordinates[0], codes[0]
-        return position
-
-    def matrices(self, genomes: Sequence[Mapping[str, Any]], points: bool = False) -> tuple:
-        """The coordinates (floats as NumPy makes them, as fits always did) and codes of genomes
-        (of `coordinates` when `points`), a row each."""
-        rows = [self.point_row(g) if points else self.genome_row(g) for g in genomes]
-        shape = (len(rows), len(self.ordered_names)), (len(rows), len(self.categorical))
-        coordinates = np.array([row[0] for row in rows], dtype=float).reshape(shape[0])
-        return coordinates, np.array([row[1] for row in rows], dtype=int).reshape(shape[1])
-
-
 class DensityRatio:
     """A fitted model: `score(genome)` is higher for configurations likelier to be good.
 
@@ -198,7 +93,7 @@ class DensityRatio:
     """
 
     def __init__(self, space: HyperParameters, genes: dict[str, Any], encoder: Any = None):
-        self._encoder = _Encoder(space) if encoder is None else encoder
+        self._encoder = Encoder(space) if encoder is None else encoder
         self._genes = genes
         models = list(genes.values())
         ordered = [model for model in models if isinstance(model, _OrderedGene)]
@@ -228,7 +123,7 @@ class DensityRatio:
         return np.add.accumulate(terms, axis=1)[:, -1]
 
 
-def _code_tables(encoder: _Encoder, models: list[Any]) -> tuple[np.ndarray, ...]:
+def _code_tables(encoder: Encoder, models: list[Any]) -> tuple[np.ndarray, ...]:
     """The categorical genes' log ratios by code, one table after the other with a zero after
     each (for values unseen at the fit), each table's offset, and its last code."""
     tables: list[float] = []
@@ -325,7 +220,7 @@ def _activity(good_off: int, n_good: int, other_off: int, n_other: int, prior: f
 
 
 def _fit_ordered_genes(
-    encoder: _Encoder, good: np.ndarray, other: np.ndarray, prior: float
+    encoder: Encoder, good: np.ndarray, other: np.ndarray, prior: float
 ) -> dict[str, _OrderedGene]:
     """The `_OrderedGene` of each ordered gene, from the two groups' coordinates (rows in C order,
     as fits always read them: sums over configurations add, and round, in that order)."""
@@ -343,7 +238,7 @@ def _fit_ordered_genes(
 
 
 def _fit_categorical_genes(
-    encoder: _Encoder, codes: np.ndarray, good: np.ndarray, prior: float
+    encoder: Encoder, codes: np.ndarray, good: np.ndarray, prior: float
 ) -> dict[str, _CategoricalGene]:
     """The `_CategoricalGene` of each categorical gene, from the configurations' codes and
     which of them are good: the codes of all genes counted in one pass."""
@@ -372,14 +267,14 @@ def _best_first(scores: Sequence[float], direction: str) -> np.ndarray:
 
 
 def _fit(
-    encoder: _Encoder,
+    encoder: Encoder,
     encoded: tuple[np.ndarray, np.ndarray],
     scores: Sequence[float],
     direction: str,
     good_fraction: float,
     prior: float,
 ) -> DensityRatio:
-    """`fit_density_ratio` from the configurations' coordinates and codes (`_Encoder`)."""
+    """`fit_density_ratio` from the configurations' coordinates and codes (`Encoder`)."""
     coordinates, codes = encoded
     order = _best_first(scores, direction)
     good, other = np.split(order, [good_count(len(order), good_fraction)])
@@ -397,7 +292,7 @@ def coordinates(
     point = {}
     for name, value in genome.items():
         if name in by_name:
-            point[name] = _coordinate(space_lib.active_hyperparameter(by_name, name, genome), value)
+            point[name] = coordinate(space_lib.active_hyperparameter(by_name, name, genome), value)
     return point
 
 
@@ -420,7 +315,7 @@ def fit_density_ratio(
             and at least one left in the other group).
         prior: Weight of the uniform prior mixed into every density.
     """
-    encoder = _Encoder(space)
+    encoder = Encoder(space)
     encoded = encoder.matrices(points, points=True)
     return _fit(encoder, encoded, scores, direction, good_fraction, prior)
 
@@ -435,7 +330,13 @@ class DensityGuidance:
         min_scored: The model is used once this many configurations are scored (>= 3);
             before that the first candidate is kept.
         prior: Weight of the uniform prior mixed into every density, in pseudo-observations,
-            > 0: higher keeps the model closer to uniform while it has few results.
+            > 0: higher keeps the model closer to uniform while it has few results. Also the
+            weight of a random draw in the gene pool's children.
+        gene_pool_until: While fewer results than this are in (and at least `min_scored`),
+            the candidates are children of the whole good group by gene-pool recombination
+            (`gene_pool.GenePool`) instead of two breeders' children, >= 0; 0 never.
+        gene_pool_bandwidth: Multiplier of the gene pool's steps (each ordered gene's step
+            follows the spread of the good group's values), > 0.
     """
 
     def __init__(
@@ -444,6 +345,8 @@ class DensityGuidance:
         good_fraction: float = 0.1,
         min_scored: int = 4,
         prior: float = PRIOR,
+        gene_pool_until: int = 50,
+        gene_pool_bandwidth: float = 1.0,
     ):
         if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
             raise ValueError(f"`candidates` must be an integer >= 1, got {candidates!r}.")
@@ -456,7 +359,11 @@ class DensityGuidance:
         self.good_fraction = good_fraction
         self.min_scored = min_scored
         self.prior = float(prior)
-        self._encoders: dict[tuple[int, int], _Encoder] = {}
+        check_int(gene_pool_until, "gene_pool_until", minimum=0)
+        check_number(gene_pool_bandwidth, "gene_pool_bandwidth", minimum=0, strict=True)
+        self.gene_pool_until = int(gene_pool_until)
+        self.gene_pool_bandwidth = float(gene_pool_bandwidth)
+        self._encoders: dict[tuple[int, int], Encoder] = {}
 
     def fit(
         self,
@@ -472,21 +379,22 @@ class DensityGuidance:
         encoded = encoder.encode(genomes)
         return _fit(encoder, encoded, scores, direction, self.good_fraction, self.prior)
 
-    def _encoder(self, space: HyperParameters) -> _Encoder:
+    def _encoder(self, space: HyperParameters) -> Encoder:
         """This space's encoder (it keeps its genomes' encodings); a new one if the space grew."""
         key = (id(space), len(space.space))  # the space the encoder holds keeps its id unique
         encoder = self._encoders.get(key)
         if encoder is None:
             if len(self._encoders) >= 8:
                 self._encoders.clear()
-            encoder = self._encoders[key] = _Encoder(space)
+            encoder = self._encoders[key] = Encoder(space)
         return encoder
 
     def __repr__(self) -> str:
         return (
             f"DensityGuidance(candidates={self.candidates}, "
             f"good_fraction={self.good_fraction}, min_scored={self.min_scored}, "
-            f"prior={self.prior})"
+            f"prior={self.prior}, gene_pool_until={self.gene_pool_until}, "
+            f"gene_pool_bandwidth={self.gene_pool_bandwidth})"
         )
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import keras_tuner_evolution as kte
+from keras_tuner_evolution import encoding
 from keras_tuner_evolution import guidance as guidance_lib
 from keras_tuner_evolution import selection as selection_lib
 from keras_tuner_evolution import space as space_lib
@@ -58,7 +59,7 @@ def reference_score(model, space, genome) -> float:
                 active += float(gene.log_ratio[min(int(prob * BINS), BINS - 1)])
             total += active
         else:
-            value = point.get(name, guidance_lib._INACTIVE)
+            value = point.get(name, encoding.INACTIVE)
             total += dict(zip(gene.values, gene.table)).get(value, 0.0)
     return total
 
@@ -140,7 +141,7 @@ def test_the_cached_encodings_fit_the_model_of_the_coordinates(direction):
 
 def test_encoded_genomes_are_the_encoded_coordinates():
     space = scoped_space()
-    encoder = guidance_lib._Encoder(space)
+    encoder = encoding.Encoder(space)
     genomes = random_genomes(space, 50, 10) + [{"model": "cnn", "units": 8, "extra": 1}]
     points = [guidance_lib.coordinates(encoder.by_name, genome) for genome in genomes]
     from_genomes = encoder.encode(genomes)

@@ -41,7 +41,8 @@ def test_children_differ_from_both_parents_only_in_mutated_genes(searched):
     mutated_somewhere = False
     for trial_id in children:
         record = history.lineage[trial_id]
-        assert len(record["parents"]) in (1, 2)
+        # One or two breeders; more for a gene-pool child (the guidance's first results).
+        assert len(record["parents"]) >= 1
         child = history.genomes[trial_id]
         parents = [history.genomes[p] for p in record["parents"]]
         for parent in record["parents"]:

@@ -59,7 +59,7 @@ def test_children_come_from_parents_and_mutations(tmp_path):
     assert children
     for tid in children:
         record = oracle.history.lineage[tid]
-        assert record["generation"] >= 1 and 1 <= len(record["parents"]) <= 2
+        assert record["generation"] >= 1 and len(record["parents"]) >= 1  # more: a gene pool's
         for name, value in genomes[tid].items():
             if name not in record["mutated"]:
                 assert value in [genomes[p].get(name) for p in record["parents"]], name

@@ -1,0 +1,184 @@
+"""Gene-pool recombination and the guided breeding that uses it for the first results."""
+
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+import keras_tuner_evolution as kte
+from keras_tuner_evolution import gene_pool as gene_pool_lib
+from keras_tuner_evolution import space as space_lib
+from keras_tuner_evolution.config import EvolutionConfig
+from keras_tuner_evolution.engine import Evolution
+from keras_tuner_evolution.gene_pool import GenePool
+from tests.helpers import mixed_score, mixed_space
+
+
+def conditional_space() -> kt.HyperParameters:
+    hp = kt.HyperParameters()
+    hp.Choice("model", ["mlp", "cnn"])
+    with hp.conditional_scope("model", ["mlp"]):
+        hp.Int("layers", 1, 4)
+    with hp.conditional_scope("model", ["cnn"]):
+        hp.Float("dropout", 0.0, 0.5)
+    hp.Float("lr", 1e-4, 1e-1, sampling="log")
+    return hp
+
+
+def _parents(space, count, seed=0):
+    rng = np.random.default_rng(seed)
+    return [space_lib.random_genome(space, rng) for _ in range(count)]
+
+
+# The operator ---------------------------------------------------------------------------------
+
+
+def test_children_are_valid_and_reproducible_for_a_seed():
+    space = conditional_space()
+    pool = GenePool(space, _parents(space, 5))
+    first = [pool.child(np.random.default_rng(3))[0] for _ in range(2)]
+    assert first[0] == first[1]
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        child, _, _ = pool.child(rng)
+        assert space_lib.repair(space, child) == child  # valid: repair changes nothing
+
+
+def test_without_prior_categorical_genes_come_from_the_parents():
+    space = mixed_space()
+    parents = [
+        {"optimizer": "adam", "units": 64, "dropout": 0.1, "lr": 1e-3, "batchnorm": True},
+        {"optimizer": "nadam", "units": 64, "dropout": 0.1, "lr": 1e-3, "batchnorm": True},
+    ]
+    pool = GenePool(space, parents, prior=0.0)
+    rng = np.random.default_rng(0)
+    optimizers = {pool.child(rng)[0]["optimizer"] for _ in range(100)}
+    assert optimizers == {"adam", "nadam"}  # both parents give genes, nothing else appears
+
+
+def test_a_heavy_prior_redraws_genes_at_random():
+    space = mixed_space()
+    parent = {"optimizer": "adam", "units": 64, "dropout": 0.1, "lr": 1e-3, "batchnorm": True}
+    rng = np.random.default_rng(0)
+    light = GenePool(space, [parent], prior=0.0)
+    heavy = GenePool(space, [parent], prior=100.0)
+    assert all(light.child(rng)[0]["optimizer"] == "adam" for _ in range(50))
+    assert sum(heavy.child(rng)[0]["optimizer"] != "adam" for _ in range(50)) > 20
+
+
+def test_steps_shrink_as_the_parents_agree():
+    space = kt.HyperParameters()
+    space.Float("x", 0.0, 1.0)
+    rng = np.random.default_rng(0)
+
+    def spread(xs):
+        pool = GenePool(space, [{"x": x} for x in xs], prior=0.0)
+        children = [pool.child(rng)[0]["x"] for _ in range(400)]
+        return np.std(children)
+
+    agreeing = spread([0.5, 0.5, 0.5, 0.5])
+    scattered = spread([0.1, 0.4, 0.6, 0.9])
+    assert agreeing < 0.06 < scattered
+    assert gene_pool_lib.step_width([0.5]) == gene_pool_lib.MAX_WIDTH
+    assert gene_pool_lib.step_width([0.5, 0.5]) == gene_pool_lib.MIN_WIDTH
+
+
+def test_bandwidth_scales_the_steps():
+    space = kt.HyperParameters()
+    space.Float("x", 0.0, 1.0)
+    parents = [{"x": 0.3}, {"x": 0.7}]
+
+    def spread(bandwidth):
+        pool = GenePool(space, parents, bandwidth=bandwidth, prior=0.0)
+        rng = np.random.default_rng(1)
+        return np.std([pool.child(rng)[0]["x"] - 0.5 for _ in range(300)])
+
+    assert spread(0.2) < spread(1.0)
+
+
+def test_the_child_reports_its_parents_and_its_moved_genes():
+    space = mixed_space()
+    parents = _parents(space, 4, seed=2)
+    pool = GenePool(space, parents, prior=1.0)
+    child, used, moved = pool.child(np.random.default_rng(5))
+    assert used and all(0 <= i < len(parents) for i in used)
+    for name, value in child.items():
+        if name not in moved:
+            assert any(parents[i].get(name) == value for i in used)
+
+
+def test_steps_are_reflected_into_the_unit_interval():
+    assert gene_pool_lib.reflect(-0.2) == pytest.approx(0.2)
+    assert gene_pool_lib.reflect(1.3) == pytest.approx(0.7)
+    assert gene_pool_lib.reflect(0.4) == 0.4
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"bandwidth": 0}, "bandwidth"), ({"bandwidth": -1}, "bandwidth"), ({"prior": -1}, "prior")],
+)
+def test_gene_pool_rejects_bad_arguments(kwargs, name):
+    space = mixed_space()
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        GenePool(space, _parents(space, 2), **kwargs)
+    with pytest.raises(ValueError, match="`parents`"):
+        GenePool(space, [])
+
+
+# Guided breeding with the gene pool -----------------------------------------------------------
+
+
+def _lineage(guidance, trials=60, space=None):
+    space = space or mixed_space()
+    config = EvolutionConfig(population_size=8, guidance=guidance)
+    engine = Evolution(config, config.shape(trials), "max", 0, space)
+    for i in range(trials):
+        decision = engine.ask(str(i))
+        engine.tell(str(i), mixed_score(decision.values))
+    return engine
+
+
+def test_first_results_breed_children_of_the_good_group():
+    engine = _lineage(kte.DensityGuidance(gene_pool_until=40))
+    before = [engine.lineage[str(i)] for i in range(8, 40)]
+    after = [engine.lineage[str(i)] for i in range(45, 60)]
+    # Several parents before `gene_pool_until` results, two at most after.
+    assert max(len(record["parents"]) for record in before) > 2
+    assert max(len(record["parents"]) for record in after) <= 2
+    assert {record["origin"] for record in before + after} == {"child"}
+    for record in before:  # parents of earlier generations, as two breeders would be
+        assert all(
+            engine.lineage[p]["generation"] < record["generation"] for p in record["parents"]
+        )
+
+
+def test_gene_pool_until_zero_breeds_from_two_parents_only():
+    engine = _lineage(kte.DensityGuidance(gene_pool_until=0))
+    assert max(len(record["parents"]) for record in engine.lineage.values()) <= 2
+
+
+def test_guidance_without_the_attribute_breeds_as_before():
+    class Custom:  # a user's guidance object: `candidates`, `fit` and a model with `score`
+        candidates = 3
+
+        def fit(self, space, genomes, scores, direction):
+            return self
+
+        def score(self, genome):
+            return genome["units"]
+
+    engine = _lineage(Custom(), trials=30)
+    assert max(len(record["parents"]) for record in engine.lineage.values()) <= 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"gene_pool_until": -1}, "gene_pool_until"),
+        ({"gene_pool_until": 2.5}, "gene_pool_until"),
+        ({"gene_pool_bandwidth": 0}, "gene_pool_bandwidth"),
+        ({"gene_pool_bandwidth": float("nan")}, "gene_pool_bandwidth"),
+    ],
+)
+def test_density_guidance_checks_the_gene_pool_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        kte.DensityGuidance(**kwargs)
