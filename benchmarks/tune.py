@@ -27,7 +27,10 @@ import argparse
 import json
 import multiprocessing
 import os
+import shlex
 import statistics
+import sys
+import time
 
 import compare
 import tuning_problems
@@ -121,12 +124,29 @@ def report(
     return "\n".join(lines)
 
 
+def write_report(path: str, argv: list[str] | None, problems: list[str], reports: list[str]):
+    """Writes the printed report to a markdown file, with the command that made it."""
+    command = " ".join(["python benchmarks/tune.py", *map(shlex.quote, argv or sys.argv[1:])])
+    held_out = [p for p in problems if p in compare.HELD_OUT_PROBLEMS]
+    text = (
+        f"# tune.py report\n\nWritten {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by "
+        f"`{command}`.\n\nProblems (regrets in this order): {', '.join(problems)}"
+        f"{'; held out from tuning: ' + ', '.join(held_out) if held_out else ''}. Rank: mean "
+        f"rank among the setting and the stored baselines ({', '.join(BASELINES)}), per "
+        "problem and seed; TPE's rank in the same ranking in brackets. Regret: mean normalised "
+        "regret per problem, TPE's after it.\n\n```\n" + "\n".join(reports) + "\n```\n"
+    )
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("settings", nargs="*", default=["{}"], help="JSON oracle arguments")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--problems", default=",".join(TUNING_SET))
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--output", help="also write the report to this markdown file")
     parser.add_argument(
         "--own-budgets",
         action="store_true",
@@ -138,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     seeds = range(args.seeds)
     refs = {p: compare.reference(p) for p in problems}
     print("problems: " + "/".join(problems))
+    reports: list[str] = []
     context = multiprocessing.get_context("fork")
     with context.Pool(args.workers) as pool:
         base = baselines(problems, seeds, pool)
@@ -149,7 +170,10 @@ def main(argv: list[str] | None = None) -> None:
                 runs_by_budget[budget] = pool.map(compare.run_one, jobs)
             for budget in BUDGETS:
                 runs_by_budget.setdefault(budget, runs_by_budget[max(BUDGETS)])
-            print(report(setting, runs_by_budget, base, refs, problems), flush=True)
+            reports.append(report(setting, runs_by_budget, base, refs, problems))
+            print(reports[-1], flush=True)
+    if args.output:
+        write_report(args.output, argv, problems, reports)
 
 
 if __name__ == "__main__":

@@ -97,13 +97,18 @@ class Breeding:
         breeds from one: fewer than its `gene_pool_until` results in, `min_scored` or more.
 
         Why: early on, two breeders hold little of what the results know, and a child of the
-        whole good group, each gene moved by the group's own spread, is likelier to be good
-        (benchmarks/results/tuning.md, section 7).
+        whole good group, each gene moved by the group's own spread, is likelier to be good;
+        later it narrows the search too soon (benchmarks/results/tuning.md, section 7).
         """
         guidance = self.guidance
         finished = len(self.results) + len(self.imported)
         # A guidance of the user's own (any object with `candidates` and `fit`) has none.
-        if finished >= getattr(guidance, "gene_pool_until", 0):
+        until = getattr(guidance, "gene_pool_until", 0)
+        if until is None:  # the budget decides: small searches breed from the pool throughout
+            small = self.shape.max_trials is not None
+            small = small and self.shape.max_trials <= guidance_lib.SMALL_BUDGET
+            until = self.shape.max_trials if small else 0
+        if finished >= until:
             return None
         ids, scores, direction = self._model_results()
         # Parents come from earlier generations only, as for two breeders (the lineage keeps

@@ -44,6 +44,8 @@ from keras_tuner_evolution.space import Genome
 
 # Ordered genes are tabulated on this many bins of probability space.
 BINS = 64
+# Searches of at most this many trials breed from the gene pool throughout (gene_pool_until=None).
+SMALL_BUDGET = 50
 # The default weight of the uniform prior in the densities (pseudo-observations).
 PRIOR = 1.0
 
@@ -334,7 +336,9 @@ class DensityGuidance:
             weight of a random draw in the gene pool's children.
         gene_pool_until: While fewer results than this are in (and at least `min_scored`),
             the candidates are children of the whole good group by gene-pool recombination
-            (`gene_pool.GenePool`) instead of two breeders' children, >= 0; 0 never.
+            (`gene_pool.GenePool`) instead of two breeders' children, >= 0; 0 never. None
+            (default): the budget decides, the whole search when `max_trials` is at most
+            `SMALL_BUDGET` (50), never otherwise (it wins early and costs later: tuning.md §7).
         gene_pool_bandwidth: Multiplier of the gene pool's steps (each ordered gene's step
             follows the spread of the good group's values), > 0.
     """
@@ -345,7 +349,7 @@ class DensityGuidance:
         good_fraction: float = 0.1,
         min_scored: int = 4,
         prior: float = PRIOR,
-        gene_pool_until: int = 50,
+        gene_pool_until: int | None = None,
         gene_pool_bandwidth: float = 1.0,
     ):
         if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
@@ -359,9 +363,9 @@ class DensityGuidance:
         self.good_fraction = good_fraction
         self.min_scored = min_scored
         self.prior = float(prior)
-        check_int(gene_pool_until, "gene_pool_until", minimum=0)
+        check_int(gene_pool_until, "gene_pool_until", minimum=0, allow_none=True)
         check_number(gene_pool_bandwidth, "gene_pool_bandwidth", minimum=0, strict=True)
-        self.gene_pool_until = int(gene_pool_until)
+        self.gene_pool_until = None if gene_pool_until is None else int(gene_pool_until)
         self.gene_pool_bandwidth = float(gene_pool_bandwidth)
         self._encoders: dict[tuple[int, int], Encoder] = {}
 

@@ -182,3 +182,22 @@ def test_guidance_without_the_attribute_breeds_as_before():
 def test_density_guidance_checks_the_gene_pool_arguments(kwargs, name):
     with pytest.raises(ValueError, match=f"`{name}`"):
         kte.DensityGuidance(**kwargs)
+
+
+def _max_parents(max_trials, guidance, trials=40):
+    space = mixed_space()
+    config = EvolutionConfig(population_size=8, guidance=guidance)
+    engine = Evolution(config, config.shape(max_trials), "max", 0, space)
+    for i in range(trials):
+        engine.tell(str(i), mixed_score(engine.ask(str(i)).values))
+    return max(len(record["parents"]) for record in engine.lineage.values())
+
+
+def test_by_default_the_budget_decides_when_the_gene_pool_breeds():
+    # Up to SMALL_BUDGET trials: the gene pool throughout; larger or unknown budgets: never.
+    assert kte.DensityGuidance().gene_pool_until is None
+    assert _max_parents(40, kte.DensityGuidance()) > 2
+    assert _max_parents(200, kte.DensityGuidance()) <= 2
+    assert _max_parents(None, kte.DensityGuidance()) <= 2
+    assert _max_parents(200, kte.DensityGuidance(gene_pool_until=30)) > 2
+    assert _max_parents(40, kte.DensityGuidance(gene_pool_until=0)) <= 2
