@@ -8,6 +8,7 @@ Public names:
     EvolutionConfig: the evolution's arguments, their defaults and checks (documented once).
     RankSelection, TournamentSelection: breeder selection strategies (`selection=`).
     DensityGuidance: model-guided breeding (`guidance=`).
+    GenePool: children of a whole pool of parents (the guidance's small-budget breeding).
     UniformCrossover, Mutation: variation operators (`crossover=`, `mutation=`).
     FunctionTuner: a tuner whose trial is one call of a Python function.
     DenseHyperModel: a ready-made dense-network hypermodel (15 hyperparameters).
@@ -38,6 +39,7 @@ _EXPORTS = {
     "RankSelection": "keras_tuner_evolution.selection",
     "TournamentSelection": "keras_tuner_evolution.selection",
     "DensityGuidance": "keras_tuner_evolution.guidance",
+    "GenePool": "keras_tuner_evolution.gene_pool",
     "UniformCrossover": "keras_tuner_evolution.variation",
     "Mutation": "keras_tuner_evolution.variation",
     "DenseHyperModel": "keras_tuner_evolution.hypermodels",
@@ -59,6 +61,7 @@ __all__ = [
     "RankSelection",
     "TournamentSelection",
     "DensityGuidance",
+    "GenePool",
     "UniformCrossover",
     "EvolutionaryOracle",
     "EvolutionaryTuner",
@@ -75,6 +78,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time see __getattr__
     from keras_tuner_evolution.callbacks import TimeLimit
     from keras_tuner_evolution.config import EvolutionConfig
     from keras_tuner_evolution.functions import maximize, minimize
+    from keras_tuner_evolution.gene_pool import GenePool
     from keras_tuner_evolution.guidance import DensityGuidance
     from keras_tuner_evolution.history import Generation, History
     from keras_tuner_evolution.hyperband import EvolutionaryHyperbandOracle
