@@ -133,7 +133,9 @@ class Breeding:
             key = space_lib.genome_hash(child)
             if key not in self._seen:
                 parents = [pool_ids[i] for i in used]
-                return child, self._record_fields("child", parents, mutated), key
+                # Every gene redrawn (rare): a random member, not anyone's child.
+                origin = "child" if parents else "random"
+                return child, self._record_fields(origin, parents, mutated), key
             child, more = mutation(self.rng, self.space, child, at_least_one=True)
             mutated = sorted(set(mutated) | set(more))
         return None

@@ -127,13 +127,13 @@ def test_gene_pool_rejects_bad_arguments(kwargs, name):
 # Guided breeding with the gene pool -----------------------------------------------------------
 
 
-def _lineage(guidance, trials=60, space=None):
+def _lineage(guidance, trials=60, space=None, score=mixed_score):
     space = space or mixed_space()
     config = EvolutionConfig(population_size=8, guidance=guidance)
     engine = Evolution(config, config.shape(trials), "max", 0, space)
     for i in range(trials):
         decision = engine.ask(str(i))
-        engine.tell(str(i), mixed_score(decision.values))
+        engine.tell(str(i), score(decision.values))
     return engine
 
 
@@ -201,3 +201,14 @@ def test_by_default_the_budget_decides_when_the_gene_pool_breeds():
     assert _max_parents(None, kte.DensityGuidance()) <= 2
     assert _max_parents(200, kte.DensityGuidance(gene_pool_until=30)) > 2
     assert _max_parents(40, kte.DensityGuidance(gene_pool_until=0)) <= 2
+
+
+def test_a_child_with_every_gene_redrawn_is_recorded_as_random():
+    space = kt.HyperParameters()
+    space.Float("x", 0.0, 1.0)
+    guidance = kte.DensityGuidance(prior=1000.0, gene_pool_until=40)
+    engine = _lineage(guidance, trials=30, space=space, score=lambda values: -values["x"])
+    later = [engine.lineage[str(i)] for i in range(8, 30)]
+    redrawn = [record for record in later if not record["parents"]]
+    assert redrawn and all(record["origin"] == "random" for record in redrawn)
+    assert all(record["origin"] == "child" for record in later if record["parents"])
