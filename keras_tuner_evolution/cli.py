@@ -223,11 +223,14 @@ def run_demo(args: argparse.Namespace) -> int:
     tuner.history.plot(
         path=plot_path, title="Validation accuracy by generation", ylabel="Validation accuracy"
     )
+    lineage_path = os.path.join(output, "lineage.png")
+    tuner.history.plot_lineage(fittest["trial_id"], path=lineage_path)
     final_start = time.monotonic()
     model_path = _demo_train_best(args, tuner, data, output)
     final_seconds = time.monotonic() - final_start
     print(f"Search took {search_seconds:.0f} s, final training {final_seconds:.0f} s.")
     print(f"\nEvolution plot:   {plot_path}")
+    print(f"Lineage plot:     {lineage_path}")
     print(f"TensorBoard logs: {tensorboard_dir}  (tensorboard --logdir {tensorboard_dir})")
     print(f"Model:            {model_path}")
     print(f"Done in {time.monotonic() - start:.0f} s.")

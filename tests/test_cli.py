@@ -30,8 +30,8 @@ def _check_demo_outputs(code, out, err, output):
     final = re.search(r"Fittest network fully trained: val_accuracy (\d\.\d{4})", out)
     assert final, out
     assert re.search(r"^model +1: val_accuracy", out, re.MULTILINE), out  # progress lines
-    plot = output / "evolution.png"
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("evolution.png", "lineage.png"):  # README: the demo leaves both
+        assert (output / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     assert list((output / "tensorboard").rglob("events.out.tfevents.*"))
     model = keras.models.load_model(output / "best_model.keras")
     assert model.output_shape == (None, 10)
@@ -60,6 +60,11 @@ class _FakeHistory:
     fittest = {"genome": {"neurons0": 64, "optimizer": "adam"}, "fitness": 0.875, "trial_id": "3"}
 
     def plot(self, path, title, ylabel):
+        with open(path, "wb") as handle:
+            handle.write(b"png")
+
+    def plot_lineage(self, trial_id, path):
+        assert trial_id == self.fittest["trial_id"]  # the fittest network's family tree
         with open(path, "wb") as handle:
             handle.write(b"png")
 
@@ -113,6 +118,7 @@ def test_demo_wires_the_tuner_plot_tensorboard_and_train_best(monkeypatch, tmp_p
     assert tuner.train_best_kwargs["epochs"] == 7 and tuner.train_best_kwargs["patience"] == 2
     assert tuner.train_best_kwargs["file_name"] == str(output / "best_model.keras")
     assert (output / "evolution.png").exists() and (output / "best_model.keras").exists()
+    assert (output / "lineage.png").exists()
     assert "Fitness (val_accuracy): 0.8750" in out
     assert "neurons0           64" in out
     assert "Fittest network fully trained: val_accuracy 0.9321" in out
