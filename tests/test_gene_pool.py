@@ -212,3 +212,27 @@ def test_a_child_with_every_gene_redrawn_is_recorded_as_random():
     redrawn = [record for record in later if not record["parents"]]
     assert redrawn and all(record["origin"] == "random" for record in redrawn)
     assert all(record["origin"] == "child" for record in later if record["parents"])
+
+
+def test_a_name_declared_under_two_scopes_stays_valid():
+    space = kt.HyperParameters()
+    space.Choice("model", ["mlp", "cnn"])
+    with space.conditional_scope("model", ["mlp"]):
+        space.Int("width", 8, 64)
+    with space.conditional_scope("model", ["cnn"]):
+        space.Choice("width", [3, 5, 7])
+    space.Float("lr", 1e-4, 1e-1, sampling="log")
+    parents = [
+        {"model": "mlp", "width": 60, "lr": 1e-2},
+        {"model": "cnn", "width": 7, "lr": 1e-3},
+        {"model": "mlp", "width": 10, "lr": 1e-4},
+    ]
+    pool = GenePool(space, parents, prior=0.0)
+    rng = np.random.default_rng(0)
+    widths = {"mlp": set(), "cnn": set()}
+    for _ in range(300):
+        child, _, _ = pool.child(rng)
+        assert space_lib.repair(space, child) == child
+        widths[child["model"]].add(child["width"])
+    assert widths["cnn"] <= {3, 5, 7} and all(8 <= w <= 64 for w in widths["mlp"])
+    assert len(widths["mlp"]) > 3  # the Int width moves by its own steps
