@@ -483,10 +483,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    defaults = {**QUICK, "output": QUICK_RESULTS} if args.quick else {**DEFAULTS, "output": RESULTS}
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    fill_defaults(
+        args, {**QUICK, "output": QUICK_RESULTS} if args.quick else {**DEFAULTS, "output": RESULTS}
+    )
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(args.methods) - set(METHODS))
     if unknown or not args.methods:
@@ -575,6 +574,13 @@ def main(argv: list[str] | None = None) -> int:
     raw = save_raw()
     write(report(rows, args, command, raw["seconds"], raw["written"]), args.output)
     return 0
+
+
+def fill_defaults(args: argparse.Namespace, defaults: dict) -> None:
+    """Sets each argument the command line left at None to its value in `defaults`."""
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
 
 
 def write(text: str, path: str) -> None:

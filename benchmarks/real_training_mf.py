@@ -55,7 +55,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from real_training import configuration_key, hyperband_settings, write  # noqa: E402
+from real_training import (  # noqa: E402
+    configuration_key,
+    fill_defaults,
+    hyperband_settings,
+    write,
+)
 
 RESULTS = os.path.join(ROOT, "benchmarks", "results", "real_training_mf.md")
 QUICK_RESULTS = os.path.join(tempfile.gettempdir(), "real_training_mf_quick.md")
@@ -311,10 +316,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    defaults = {**QUICK, "output": QUICK_RESULTS} if args.quick else {**DEFAULTS, "output": RESULTS}
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    fill_defaults(
+        args, {**QUICK, "output": QUICK_RESULTS} if args.quick else {**DEFAULTS, "output": RESULTS}
+    )
     if isinstance(args.hypermodels, str):
         args.hypermodels = [h.strip() for h in args.hypermodels.split(",") if h.strip()]
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]

@@ -91,15 +91,11 @@ def report(
     setting: str, runs_by_budget: dict[int, list[dict]], base: dict, refs: dict, problems: list[str]
 ) -> str:
     """The rows of one setting: mean ranks and regrets at every budget, each read off the runs
-    `runs_by_budget[budget]` (the same 200-trial runs for all, or runs of that budget)."""
-    duplicates = sum(
-        r["duplicates"]
-        for runs in {id(v): v for v in runs_by_budget.values()}.values()
-        for r in runs
-    )
+    of that budget (`runs_by_budget[budget]`), or of the largest where it has none."""
+    duplicates = sum(r["duplicates"] for runs in runs_by_budget.values() for r in runs)
     lines = [f"{setting}: {duplicates} duplicates"]
     for budget in BUDGETS:
-        runs = runs_by_budget[budget]
+        runs = runs_by_budget.get(budget, runs_by_budget[max(BUDGETS)])
         ranks, tpe_ranks = [], []
         regret: dict[str, list[float]] = {p: [] for p in problems}
         tpe_regret: dict[str, list[float]] = {p: [] for p in problems}
@@ -168,8 +164,6 @@ def main(argv: list[str] | None = None) -> None:
             for budget in BUDGETS if args.own_budgets else (max(BUDGETS),):
                 jobs = [("evolution", p, s, budget, kwargs) for p in problems for s in seeds]
                 runs_by_budget[budget] = pool.map(compare.run_one, jobs)
-            for budget in BUDGETS:
-                runs_by_budget.setdefault(budget, runs_by_budget[max(BUDGETS)])
             reports.append(report(setting, runs_by_budget, base, refs, problems))
             print(reports[-1], flush=True)
     if args.output:

@@ -103,12 +103,8 @@ class Breeding:
         guidance = self.guidance
         finished = len(self.results) + len(self.imported)
         # A guidance of the user's own (any object with `candidates` and `fit`) has none.
-        until = getattr(guidance, "gene_pool_until", 0)
-        if until is None:  # the budget decides: small searches breed from the pool throughout
-            small = self.shape.max_trials is not None
-            small = small and self.shape.max_trials <= guidance_lib.SMALL_BUDGET
-            until = self.shape.max_trials if small else 0
-        if finished >= until:
+        pool_results = getattr(guidance, "gene_pool_results", None)
+        if pool_results is None or finished >= pool_results(self.shape.max_trials):
             return None
         ids, scores, direction = self._model_results()
         # Parents come from earlier generations only, as for two breeders (the lineage keeps

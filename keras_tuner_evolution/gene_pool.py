@@ -41,12 +41,6 @@ def step_width(probs: Sequence[float]) -> float:
     return float(min(MAX_WIDTH, max(MIN_WIDTH, width)))
 
 
-def reflect(prob: float) -> float:
-    """`prob` folded back into [0, 1] at both borders (one fold is enough for steps < 1)."""
-    prob = abs(prob)
-    return min(1.0, 2.0 - prob if prob > 1.0 else prob)
-
-
 class GenePool:
     """The genes of a pool of parents, ready to make children from.
 
@@ -114,7 +108,7 @@ class GenePool:
             width = self._widths[name].get(id(hp))
             if width is not None:
                 prob = space_lib.value_to_prob(hp, value) + width * steps[gene]
-                value = space_lib.prob_to_value(hp, reflect(prob))
+                value = space_lib.prob_to_value(hp, space_lib.reflect_prob(prob))
             values[name], sources[name] = value, index
         child = space_lib.repair(self.space, values, rng)
         used = sorted({sources[name] for name in child if name in sources})

@@ -369,6 +369,15 @@ class DensityGuidance:
         self.gene_pool_bandwidth = float(gene_pool_bandwidth)
         self._encoders: dict[tuple[int, int], Encoder] = {}
 
+    def gene_pool_results(self, max_trials: int | None) -> int:
+        """How many first results of a search of `max_trials` breed from the gene pool:
+        `gene_pool_until`, or when it is None, the whole search if `max_trials` is at most
+        `SMALL_BUDGET`, none otherwise (a larger or open-ended budget)."""
+        if self.gene_pool_until is not None:
+            return self.gene_pool_until
+        small = max_trials is not None and max_trials <= SMALL_BUDGET
+        return max_trials if small else 0
+
     def fit(
         self,
         space: HyperParameters,

@@ -128,6 +128,13 @@ def value_to_prob(hp: hp_module.HyperParameter, value: Any) -> float:
     return min(max(prob, 0.0), _MAX_PROB)
 
 
+def reflect_prob(prob: float) -> float:
+    """A coordinate moved past a border of [0, 1] folded back inside (mirrored at 0 and at 1),
+    so that a step from an edge value can still move it inwards."""
+    prob = abs(prob)
+    return 2.0 - prob if prob > 1.0 else prob
+
+
 def prob_to_value(hp: hp_module.HyperParameter, prob: float) -> Any:
     """Maps a probability-space coordinate to a canonical value inside `hp`'s domain."""
     prob = min(max(float(prob), 0.0), _MAX_PROB)

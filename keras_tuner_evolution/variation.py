@@ -74,10 +74,7 @@ def mutate_value(
     prob = space_lib.value_to_prob(hp, value)
     for attempt in range(8):
         step = rng.normal(0.0, scale * 2**attempt)
-        # Reflect at the borders so that edge values can still move inwards.
-        new_prob = abs(prob + step)
-        new_prob = 2.0 - new_prob if new_prob > 1.0 else new_prob
-        new_value = space_lib.prob_to_value(hp, new_prob)
+        new_value = space_lib.prob_to_value(hp, space_lib.reflect_prob(prob + step))
         if new_value != value:
             return new_value
     domain = space_lib.finite_domain(hp)
@@ -165,8 +162,8 @@ def blend_value(
     """
     low, high = sorted((space_lib.value_to_prob(hp, first), space_lib.value_to_prob(hp, second)))
     width = high - low
-    prob = abs(rng.uniform(low - alpha * width, high + alpha * width))
-    return space_lib.prob_to_value(hp, 2.0 - prob if prob > 1.0 else prob)
+    prob = rng.uniform(low - alpha * width, high + alpha * width)
+    return space_lib.prob_to_value(hp, space_lib.reflect_prob(prob))
 
 
 class UniformCrossover:

@@ -30,6 +30,18 @@ def load_script(folder: str, name: str, module_name: str | None = None):
     return module
 
 
+def mlp_or_cnn_space() -> kt.HyperParameters:
+    """A conditional space: `layers` only for an mlp, `dropout` only for a cnn."""
+    hp = kt.HyperParameters()
+    hp.Choice("model", ["mlp", "cnn"])
+    with hp.conditional_scope("model", ["mlp"]):
+        hp.Int("layers", 1, 4)
+    with hp.conditional_scope("model", ["cnn"]):
+        hp.Float("dropout", 0.0, 0.5)
+    hp.Float("lr", 1e-4, 1e-1, sampling="log")
+    return hp
+
+
 def mixed_space() -> kt.HyperParameters:
     hp = kt.HyperParameters()
     hp.Choice("optimizer", ["adam", "adamax", "nadam"])

@@ -10,18 +10,7 @@ from keras_tuner_evolution import space as space_lib
 from keras_tuner_evolution.config import EvolutionConfig
 from keras_tuner_evolution.engine import Evolution
 from keras_tuner_evolution.gene_pool import GenePool
-from tests.helpers import mixed_score, mixed_space
-
-
-def conditional_space() -> kt.HyperParameters:
-    hp = kt.HyperParameters()
-    hp.Choice("model", ["mlp", "cnn"])
-    with hp.conditional_scope("model", ["mlp"]):
-        hp.Int("layers", 1, 4)
-    with hp.conditional_scope("model", ["cnn"]):
-        hp.Float("dropout", 0.0, 0.5)
-    hp.Float("lr", 1e-4, 1e-1, sampling="log")
-    return hp
+from tests.helpers import mixed_score, mixed_space, mlp_or_cnn_space
 
 
 def _parents(space, count, seed=0):
@@ -33,7 +22,7 @@ def _parents(space, count, seed=0):
 
 
 def test_children_are_valid_and_reproducible_for_a_seed():
-    space = conditional_space()
+    space = mlp_or_cnn_space()
     pool = GenePool(space, _parents(space, 5))
     first = [pool.child(np.random.default_rng(3))[0] for _ in range(2)]
     assert first[0] == first[1]
@@ -107,9 +96,9 @@ def test_the_child_reports_its_parents_and_its_moved_genes():
 
 
 def test_steps_are_reflected_into_the_unit_interval():
-    assert gene_pool_lib.reflect(-0.2) == pytest.approx(0.2)
-    assert gene_pool_lib.reflect(1.3) == pytest.approx(0.7)
-    assert gene_pool_lib.reflect(0.4) == 0.4
+    assert space_lib.reflect_prob(-0.2) == pytest.approx(0.2)
+    assert space_lib.reflect_prob(1.3) == pytest.approx(0.7)
+    assert space_lib.reflect_prob(0.4) == 0.4
 
 
 @pytest.mark.parametrize(
@@ -236,3 +225,11 @@ def test_a_name_declared_under_two_scopes_stays_valid():
         widths[child["model"]].add(child["width"])
     assert widths["cnn"] <= {3, 5, 7} and all(8 <= w <= 64 for w in widths["mlp"])
     assert len(widths["mlp"]) > 3  # the Int width moves by its own steps
+
+
+def test_gene_pool_results_follow_the_budget_unless_given():
+    assert kte.DensityGuidance().gene_pool_results(50) == 50
+    assert kte.DensityGuidance().gene_pool_results(51) == 0
+    assert kte.DensityGuidance().gene_pool_results(None) == 0
+    assert kte.DensityGuidance(gene_pool_until=30).gene_pool_results(200) == 30
+    assert kte.DensityGuidance(gene_pool_until=0).gene_pool_results(20) == 0

@@ -11,19 +11,7 @@ from keras_tuner_evolution import guidance as guidance_lib
 from keras_tuner_evolution import space as space_lib
 from keras_tuner_evolution.config import EvolutionConfig
 from keras_tuner_evolution.engine import RUN, Evolution
-from tests.helpers import mixed_space
-
-
-def conditional_space() -> kt.HyperParameters:
-    hp = kt.HyperParameters()
-    hp.Choice("model", ["mlp", "cnn"])
-    with hp.conditional_scope("model", ["mlp"]):
-        hp.Int("layers", 1, 4)
-    with hp.conditional_scope("model", ["cnn"]):
-        hp.Float("dropout", 0.0, 0.5)
-    hp.Float("lr", 1e-4, 1e-1, sampling="log")
-    return hp
-
+from tests.helpers import mixed_space, mlp_or_cnn_space
 
 # Latin hypercube ------------------------------------------------------------------------------
 
@@ -69,7 +57,7 @@ def test_latin_genome_ignores_declaration_order():
 
 
 def test_latin_genome_follows_conditional_scopes():
-    space = conditional_space()
+    space = mlp_or_cnn_space()
     for slot in range(10):
         genome = space_lib.latin_genome(space, 2, slot, 10)
         assert genome == space_lib.repair(space, genome)
@@ -128,7 +116,7 @@ def test_model_direction_min_prefers_low_scores():
 
 
 def test_model_learns_from_which_branch_is_active():
-    space = conditional_space()
+    space = mlp_or_cnn_space()
     rng = np.random.default_rng(1)
     genomes = [space_lib.random_genome(space, rng) for _ in range(40)]
     scores = [1.0 if g["model"] == "cnn" else 0.0 for g in genomes]
