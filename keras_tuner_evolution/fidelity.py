@@ -10,38 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from keras_tuner_evolution.checks import check_int
 from keras_tuner_evolution.selection import ranks
-
-
-def check_schedule(max_epochs, factor, iterations, min_epochs, max_epochs_total, brackets) -> None:
-    """Checks the schedule's arguments (`EvolutionaryHyperbandOracle`'s): a `ValueError`
-    naming the argument and what is accepted."""
-    check_int(max_epochs, "max_epochs", 1)
-    check_int(factor, "factor", 2)
-    check_int(iterations, "hyperband_iterations", 1)
-    check_int(min_epochs, "min_epochs", 1, allow_none=True)
-    min_epochs = min_epochs or 1  # None: chosen from the budget, at least the lowest rung
-    if min_epochs > max_epochs:
-        raise ValueError(
-            f"`min_epochs` must be in [1, max_epochs] = [1, {max_epochs}], got {min_epochs!r}."
-        )
-    check_int(max_epochs_total, "max_epochs_total", 1, allow_none=True)
-    if max_epochs_total is not None:
-        one_bracket = bracket_epochs(max_epochs, factor, min_epochs)
-        if max_epochs_total < one_bracket:
-            raise ValueError(
-                f"`max_epochs_total` must be at least the epochs of one successive-halving "
-                f"bracket ({one_bracket} for max_epochs={max_epochs}, factor={factor}, "
-                f"min_epochs={min_epochs}), got {max_epochs_total!r}."
-            )
-    check_int(brackets, "brackets", 1, allow_none=True)
-    rung_count = len(rung_epochs(max_epochs, factor, min_epochs))
-    if brackets is not None and brackets > rung_count:
-        raise ValueError(
-            f"`brackets` must be in [1, {rung_count}] (the rungs of max_epochs={max_epochs}, "
-            f"factor={factor}, min_epochs={min_epochs}) or None for all, got {brackets!r}."
-        )
 
 
 def rung_epochs(max_epochs: int, factor: int, min_epochs: int = 1) -> list[int]:
@@ -116,51 +85,6 @@ def epochs_per_config(
         ))
         for start, share in enumerate(shares)
     )  # fmt: skip
-
-
-# `min_epochs=None`: new configurations start at the highest rung (below the top) at which the
-# budget still pays for this many of them (`min_epochs_for_budget`).
-CONFIGURATIONS_PER_SEARCH = 150
-
-
-def min_epochs_for_budget(
-    max_epochs: int,
-    factor: int,
-    budget: int,
-    brackets: int | None = 1,
-    configurations: int = CONFIGURATIONS_PER_SEARCH,
-) -> int:
-    """The lowest rung's epochs for a budget: raised while the budget stays large.
-
-    Short training ranks configurations wrongly where slow starters end best; a search that
-    can afford it should judge them after more epochs. Of the rungs below the top (one
-    promotion at least stays), the highest at which `budget` pays for `configurations` new
-    configurations with successive halving above it (`epochs_per_config`, the brackets'
-    shares included) is chosen, else the lowest rung.
-
-    Example: with `max_epochs=27, factor=3` and one bracket, a configuration costs 3 epochs
-    from rung 1, 7 from rung 3 and 15 from rung 9, so new configurations start at 1 epoch
-    below a budget of 1050 epochs (39 full trainings), at 3 epochs up to 2249, and at 9
-    epochs from 2250 (84 full trainings) on; Keras Tuner's default budget for these
-    arguments, 375 epochs, keeps 1.
-
-    Args:
-        max_epochs: The top rung's epochs.
-        factor: The promotion factor.
-        budget: Epochs of the whole search.
-        brackets: As for the oracle: how many brackets new configurations start in (None:
-            all of those above the chosen rung); a rung with fewer rungs above is not chosen.
-        configurations: How many new configurations the budget must pay for.
-    """
-    rungs = rung_epochs(max_epochs, factor)
-    for start in reversed(range(len(rungs) - 1)):
-        above = rungs[start:]
-        if brackets is not None and brackets > len(above):
-            continue
-        shares = start_shares(len(above), factor, len(above) if brackets is None else brackets)
-        if budget >= configurations * epochs_per_config(above, factor, shares):
-            return above[0]
-    return rungs[0]
 
 
 def start_shares(rung_count: int, factor: int, brackets: int) -> list[float]:

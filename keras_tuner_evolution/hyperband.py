@@ -21,6 +21,7 @@ from keras_tuner.engine.trial import TrialStatus
 from keras_tuner_evolution import fidelity, persistence
 from keras_tuner_evolution import scores as scores_lib
 from keras_tuner_evolution import space as space_lib
+from keras_tuner_evolution.checks import check_int
 from keras_tuner_evolution.config import (
     EvolutionConfig,
     default_population_size,
@@ -31,6 +32,35 @@ from keras_tuner_evolution.oracle import EvolutionaryOracle, make_config
 from keras_tuner_evolution.scores import at_least
 
 logger = logging.getLogger("keras_tuner_evolution")
+
+
+def _check_arguments(
+    max_epochs, factor, iterations, min_epochs, max_epochs_total, brackets
+) -> None:
+    check_int(max_epochs, "max_epochs", 1)
+    check_int(factor, "factor", 2)
+    check_int(iterations, "hyperband_iterations", 1)
+    check_int(min_epochs, "min_epochs", 1)
+    if min_epochs > max_epochs:
+        raise ValueError(
+            f"`min_epochs` must be in [1, max_epochs] = [1, {max_epochs}], got {min_epochs!r}."
+        )
+    check_int(max_epochs_total, "max_epochs_total", 1, allow_none=True)
+    if max_epochs_total is not None:
+        one_bracket = fidelity.bracket_epochs(max_epochs, factor, min_epochs)
+        if max_epochs_total < one_bracket:
+            raise ValueError(
+                f"`max_epochs_total` must be at least the epochs of one successive-halving "
+                f"bracket ({one_bracket} for max_epochs={max_epochs}, factor={factor}, "
+                f"min_epochs={min_epochs}), got {max_epochs_total!r}."
+            )
+    check_int(brackets, "brackets", 1, allow_none=True)
+    rung_count = len(fidelity.rung_epochs(max_epochs, factor, min_epochs))
+    if brackets is not None and brackets > rung_count:
+        raise ValueError(
+            f"`brackets` must be in [1, {rung_count}] (the rungs of max_epochs={max_epochs}, "
+            f"factor={factor}, min_epochs={min_epochs}) or None for all, got {brackets!r}."
+        )
 
 
 def _check_config(config: EvolutionConfig) -> None:
@@ -54,9 +84,6 @@ def _check_config(config: EvolutionConfig) -> None:
 # multi-fidelity benchmark (mean rank at 100 full trainings 2.98 with them, 2.35 without:
 # its engine sees rank fitness across rungs, which the density model reads poorly).
 BREEDING_DEFAULTS = {"initial_sampling": "random", "guidance": None, "mutation_rate": 0.1}
-# When the budget raises the lowest rung (`min_epochs=None`), the model learns from scores that
-# rank as full training does, and guided breeding won there (docs/multi_fidelity.md).
-RAISED_DEFAULTS = {"guidance": "density"}
 
 
 class EvolutionaryHyperbandOracle(EvolutionaryOracle):
@@ -81,22 +108,21 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             arguments. At least one bracket's epochs.
         max_trials: Optional cap on the number of trials (promotions count as trials).
         min_epochs: The fewest epochs a new configuration is trained (the lowest rung), in
-            `[1, max_epochs]`. None (default): Keras Tuner's lowest rung unless the budget pays
-            for 150 configurations starting higher (`fidelity.min_epochs_for_budget`).
+            `[1, max_epochs]`. Defaults to 1, as Keras Tuner's Hyperband.
         brackets: How many of Hyperband's brackets new configurations start in, the most
             exploratory first, in `[1, number of rungs]`, or None for all of them. 1
             (default): every configuration starts at the lowest rung (ASHA). More brackets
             start some configurations at higher rungs, in Hyperband's proportions
-            (`fidelity.start_shares`), which hedges against short training that ranks
-            configurations wrongly; it cost regret at 10 and 30 full trainings on the
-            multi-fidelity benchmark (`docs/multi_fidelity.md`).
+            (`fidelity.start_shares`: with all of them for 27/3, of 49 new configurations 27
+            start at 1 epoch, 12 at 3, 6 at 9 and 4 at 27), which hedges against short
+            training that ranks configurations wrongly; it cost regret at 10 and 30 full
+            trainings on the multi-fidelity benchmark (`docs/multi_fidelity.md`).
         config: The evolution's arguments as one `EvolutionConfig` (instead of keywords).
         **evolution: The evolution's arguments (see `EvolutionConfig`); `patience` is not
             supported here (scores of different epoch counts do not make one series). Three
             defaults differ from `EvolutionaryOracle`'s (`BREEDING_DEFAULTS`):
             `initial_sampling="random"`, `guidance=None`, `mutation_rate=0.1`, which did
-            better here on the multi-fidelity benchmark; `guidance="density"` when the budget
-            raises the lowest rung (`RAISED_DEFAULTS`). With `guidance` on, the model learns
+            better here on the multi-fidelity benchmark. With `guidance` on, the model learns
             from the raw scores of one rung (`_guidance_results`), never from rank fitness.
     """
 
@@ -114,30 +140,24 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         max_consecutive_failed_trials: int = 3,
         max_epochs_total: int | None = None,
         max_trials: int | None = None,
-        min_epochs: int | None = None,
+        min_epochs: int = 1,
         brackets: int | None = 1,
         config: EvolutionConfig | None = None,
         **evolution: Any,
     ):
-        fidelity.check_schedule(
+        _check_arguments(
             max_epochs, factor, hyperband_iterations, min_epochs, max_epochs_total, brackets
         )
-        self.hyperband_iterations = hyperband_iterations
-        self.budget = max_epochs_total or fidelity.hyperband_epochs(
-            max_epochs, factor, hyperband_iterations
-        )
-        if min_epochs is None:
-            min_epochs = fidelity.min_epochs_for_budget(max_epochs, factor, self.budget, brackets)
-            raised = min_epochs > fidelity.rung_epochs(max_epochs, factor)[0]
-        else:
-            raised = False
-        if config is None:
-            evolution = {**BREEDING_DEFAULTS, **(RAISED_DEFAULTS if raised else {}), **evolution}
+        evolution = evolution if config is not None else {**BREEDING_DEFAULTS, **evolution}
         config = make_config(config, evolution, type(self).__name__)
         _check_config(config)
         self.max_epochs, self.factor, self.min_epochs = max_epochs, factor, min_epochs
+        self.hyperband_iterations = hyperband_iterations
         self.rungs = fidelity.rung_epochs(max_epochs, factor, min_epochs)
         self.brackets = len(self.rungs) if brackets is None else brackets
+        self.budget = max_epochs_total or fidelity.hyperband_epochs(
+            max_epochs, factor, hyperband_iterations
+        )
         if config.population_size is None:
             configs = self.budget / fidelity.epochs_per_config(self.rungs, factor, self.shares)
             config = dataclasses.replace(config, population_size=default_population_size(configs))

@@ -249,8 +249,7 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
         max_epochs_total: The budget in epochs over all trials; None: what
             `keras_tuner.Hyperband` with the same arguments trains.
         max_trials: Optional cap on the number of trials (promotions count).
-        min_epochs: The fewest epochs a new configuration is trained, in `[1, max_epochs]`;
-            None (default) chooses it from the budget (see the oracle).
+        min_epochs: The fewest epochs a new configuration is trained, in `[1, max_epochs]`.
         brackets: How many of Hyperband's brackets new configurations start in (1, default:
             all start at the lowest rung; None: all brackets, in Hyperband's proportions).
             See the oracle.
@@ -275,7 +274,7 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
         max_consecutive_failed_trials: int = 3,
         max_epochs_total: int | None = None,
         max_trials: int | None = None,
-        min_epochs: int | None = None,
+        min_epochs: int = 1,
         brackets: int | None = 1,
         max_training_time: float | None = None,
         tensorboard_dir: str | None = None,

@@ -451,39 +451,3 @@ def test_guidance_learns_from_raw_scores_of_one_rung_above_the_first(tmp_path):
     assert seen_rungs, "the model was never fitted"
     # And it is what the engine's model is fitted to.
     assert oracle.engine.guidance_results == oracle._guidance_results
-
-
-def test_large_budgets_start_new_configurations_at_a_higher_rung():
-    # 27/3 costs 3 epochs a configuration from rung 1, 7 from rung 3, 15 from rung 9: 150
-    # configurations need 1050 and 2250 epochs.
-    chosen = {b: fidelity.min_epochs_for_budget(27, 3, b) for b in (375, 1049, 1050, 2249, 2250)}
-    assert chosen == {375: 1, 1049: 1, 1050: 3, 2249: 3, 2250: 9}
-    assert fidelity.min_epochs_for_budget(27, 3, 10**9) == 9  # one promotion always stays
-    assert fidelity.min_epochs_for_budget(27, 3, 10**9, brackets=3) == 3  # three rungs kept
-    # With all brackets, a configuration from rung 3 costs more (some start at 9 and 27).
-    assert fidelity.min_epochs_for_budget(27, 3, 1050, brackets=None) == 1
-    assert fidelity.min_epochs_for_budget(100, 3, fidelity.hyperband_epochs(100, 3)) == 4
-
-
-def test_min_epochs_defaults_to_the_budgets_choice_and_can_be_fixed(tmp_path):
-    assert make_oracle(tmp_path).rungs == [1, 3, 9, 27]  # Keras Tuner's default budget
-    large = make_oracle(tmp_path, max_epochs_total=2700, name="large")
-    assert (large.min_epochs, large.rungs) == (9, [9, 27])
-    trial = step(large)
-    assert trial.hyperparameters.values["tuner/epochs"] == 9
-    kept = make_oracle(tmp_path, max_epochs_total=2700, min_epochs=1, name="kept")
-    assert kept.rungs == [1, 3, 9, 27]
-    tuner = kte.EvolutionaryHyperband(
-        lambda hp: None, objective=OBJECTIVE, max_epochs=27, max_epochs_total=2700,
-        hyperparameters=mixed_space(), directory=str(tmp_path), project_name="t",
-    )  # fmt: skip
-    assert tuner.oracle.rungs == [9, 27]
-
-
-def test_a_raised_lowest_rung_turns_guidance_on_unless_given(tmp_path):
-    assert make_oracle(tmp_path, max_epochs_total=2700, name="a").guidance == "density"
-    assert make_oracle(tmp_path, max_epochs_total=1049, name="b").guidance is None  # rung 1
-    fixed = make_oracle(tmp_path, max_epochs_total=2700, min_epochs=9, name="c")
-    assert fixed.guidance is None  # the user chose the rungs: the plain defaults
-    off = make_oracle(tmp_path, max_epochs_total=2700, guidance=None, name="d")
-    assert off.rungs == [9, 27] and off.guidance is None

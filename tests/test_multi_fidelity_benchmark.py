@@ -66,6 +66,21 @@ def test_short_training_ranks_differently_on_the_synthetic_problems():
         assert ref["median"] < ref["best"]
 
 
+def test_the_held_out_mixed_problem_ends_at_mixed_mlps_scores():
+    mf = load_benchmark()
+    compare = sys.modules["compare"]
+    problem = mf.PROBLEMS["mixed_crossing"]()
+    _, final, optimum = compare.make_mixed_mlp()
+    ref = mf.reference(problem)
+    assert ref["best"] == pytest.approx(optimum, abs=1e-3) and ref["median"] < ref["best"]
+    assert ref["spearman"][1] < ref["spearman"][9] < 1.0  # short training ranks differently
+    genome = {"learning_rate": 1e-4, "optimizer": "adam", "batch_size": 512, "num_layers": 1,
+              "units0": 256, "dropout": 0.3, "weight_decay": 1e-4, "batch_norm": False,
+              "activation": "relu"}  # fmt: skip
+    assert problem.full(genome) == pytest.approx(final(genome))
+    assert problem.value(genome, 1) < problem.value(genome, 9) < problem.full(genome)
+
+
 def test_replayed_curves_map_grid_configurations(tmp_path):
     mf = load_benchmark()
     curves = sys.modules["curves"]
