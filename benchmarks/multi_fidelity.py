@@ -659,6 +659,7 @@ def detail_table(by_key, methods, problems, budgets) -> list[str]:
 
 def notes(runs: list[dict]) -> list[str]:
     """The Notes section: what was held out, the incumbent rule, the oracle's version."""
+    digests = sorted({r.get("source", "?") for r in runs if r["method"] == OURS})
     return [
         "## Notes",
         "",
@@ -667,9 +668,12 @@ def notes(runs: list[dict]) -> list[str]:
         "with its defaults.",
         "- Incumbent: the best configuration among those trained the most epochs (DEHB's own "
         "`get_incumbents` compares scores across fidelities; it is not used).",
-        f"- {LABELS[OURS]} runs: oracle source digest(s) "
-        + ", ".join(sorted({r.get("source", "?") for r in runs if r["method"] == OURS}))
-        + " (one digest: every run used the same code).",
+        f"- {LABELS[OURS]} runs: oracle source digest(s) {', '.join(digests)} "
+        + (
+            "(one digest: every run used the same code)."
+            if len(digests) == 1
+            else "(runs of different code versions are mixed here)."
+        ),
         "- A method may stop before its budget: Keras Tuner's oracles when their random draws "
         "keep colliding with tried configurations, the evolutionary oracles when the space is "
         "exhausted (`dense_real` is a finite grid); see 'epochs used / budget'.",
