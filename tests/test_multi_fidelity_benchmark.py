@@ -81,6 +81,16 @@ def test_the_held_out_mixed_problem_ends_at_mixed_mlps_scores():
     assert problem.value(genome, 1) < problem.value(genome, 9) < problem.full(genome)
 
 
+def test_notes_say_when_runs_of_two_oracle_versions_are_mixed():
+    mf = load_benchmark()
+    one = [{"method": mf.OURS, "source": "aaa"}, {"method": "random", "source": "bbb"}]
+    assert "(one digest: every run used the same code)" in "\n".join(mf.notes(one))
+    two = [*one, {"method": mf.OURS, "source": "ccc"}]
+    text = "\n".join(mf.notes(two))
+    assert "aaa, ccc (runs of different code versions are mixed here)" in text
+    assert "one digest" not in text
+
+
 def test_replayed_curves_map_grid_configurations(tmp_path):
     mf = load_benchmark()
     curves = sys.modules["curves"]
