@@ -24,13 +24,15 @@ from typing import Any
 import numpy as np
 from keras_tuner import HyperParameters
 
+from keras_tuner_evolution import guidance
 from keras_tuner_evolution import space as space_lib
 from keras_tuner_evolution.checks import check_number
 from keras_tuner_evolution.space import Genome
 
 # The step width of an ordered gene before `bandwidth`: Scott's rule on the pool's
-# probability-space values, kept in these bounds (one parent alone gets the widest).
-MIN_WIDTH, MAX_WIDTH = 0.05, 0.3
+# probability-space values, kept in the density model's bandwidth bounds (one parent alone gets
+# the widest), so that its steps spread as the model's kernels do.
+MIN_WIDTH, MAX_WIDTH = guidance.MIN_BANDWIDTH, guidance.MAX_BANDWIDTH
 
 
 def step_width(probs: Sequence[float]) -> float:

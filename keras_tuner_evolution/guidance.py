@@ -48,6 +48,9 @@ BINS = 64
 SMALL_BUDGET = 50
 # The default weight of the uniform prior in the densities (pseudo-observations).
 PRIOR = 1.0
+# Kernel bandwidths (Scott's rule) in probability space are kept in these bounds, so that two or
+# three points still spread; a gene with one active value gets the widest.
+MIN_BANDWIDTH, MAX_BANDWIDTH = 0.05, 0.3
 
 
 def good_count(n: int, fraction: float) -> int:
@@ -182,16 +185,17 @@ def _kernel_densities(
 def _bandwidths(
     values: np.ndarray, points: np.ndarray, active: np.ndarray, n_active: np.ndarray
 ) -> list[float]:
-    """Scott's rule for each gene with an active value, kept in [0.05, 0.3] so that two or
-    three points still spread, all genes at once (`values`: `points` with 0 where inactive)."""
+    """Scott's rule for each gene with an active value, kept in [MIN_BANDWIDTH, MAX_BANDWIDTH],
+    all genes at once (`values`: `points` with 0 where inactive)."""
     count = np.maximum(n_active, 1)
     mean = values.sum(axis=0) / count
     deviation = np.where(active, points - mean, 0.0)
     std = np.sqrt((deviation * deviation).sum(axis=0) / count)
-    scott = np.minimum(np.maximum(1.06 * std * count**-0.2, 0.05), 0.3)  # np.clip, faster
+    # np.clip, faster:
+    scott = np.minimum(np.maximum(1.06 * std * count**-0.2, MIN_BANDWIDTH), MAX_BANDWIDTH)
     # Rounded to a grid of 0.01 so that the kernel matrices are computed once and cached.
     scott, n_active = scott.tolist(), n_active.tolist()
-    return [round(value, 2) if n >= 2 else 0.3 for value, n in zip(scott, n_active) if n]
+    return [round(value, 2) if n >= 2 else MAX_BANDWIDTH for value, n in zip(scott, n_active) if n]
 
 
 def _log_densities(points: np.ndarray, prior: float) -> tuple[np.ndarray, list[int]]:
