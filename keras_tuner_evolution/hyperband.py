@@ -192,24 +192,21 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         if self._goal_reached():
             return self._answer(self.engine.stop("goal"))
         left = self.budget - self.epochs_spent()
-        promoted = self._next_promotion()
+        promoted = self._next_promotion(left)
         if promoted is not None:
-            config_id, rung = promoted
-            if self.rungs[rung + 1] - self.rungs[rung] <= left:
-                return self._promote(trial_id, config_id, rung)
+            return self._promote(trial_id, *promoted)
         start = self._next_start(left)
-        if start is None:
-            return self._out_of_budget(left)
+        if start is None:  # no new configuration could reach the top rung: promotions only
+            promoted = self._next_promotion(left, everyone=True)
+            return self._promote(trial_id, *promoted) if promoted else self._out_of_budget(left)
         decision = self._ask_engine(trial_id)
         if decision.action == STOP and decision.reason in ("exhausted", "generations"):
             # No new configuration: the budget left goes to the next best ones down each
             # rung's ranking, and running trials may still earn promotions.
-            promoted = self._next_promotion(everyone=True)
+            promoted = self._next_promotion(left, everyone=True)
             if promoted is not None:
-                config_id, rung = promoted
-                if self.rungs[rung + 1] - self.rungs[rung] <= left:
-                    self.engine.stop_reason = None
-                    return self._promote(trial_id, config_id, rung)
+                self.engine.stop_reason = None
+                return self._promote(trial_id, *promoted)
             if self._promotions_may_come():
                 self.engine.stop_reason = None
                 decision = Decision(IDLE)
@@ -224,15 +221,16 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         return fidelity.start_shares(len(self.rungs), self.factor, self.brackets)
 
     def _next_start(self, left: int) -> int | None:
-        """The rung the next new configuration starts at (its bracket), None if none fits.
+        """The rung the next new configuration starts at (its bracket), None if none may.
 
-        When the budget left cannot pay for the bracket due, the next lower one that fits
-        starts instead.
+        Only configurations trained `max_epochs` can be the incumbent, so no trial starts that
+        the budget left could not carry to the top rung: its epochs would be wasted. The end of
+        the budget goes to promotions instead (as Keras Tuner's Hyperband plans every bracket
+        to its end), and a few epochs may stay unspent.
         """
-        start = fidelity.next_start(self._view().started, self.shares)
-        while start >= 0 and self.rungs[start] > left:
-            start -= 1
-        return start if start >= 0 else None
+        if left < self.rungs[-1]:
+            return None
+        return fidelity.next_start(self._view().started, self.shares)
 
     def _promote(self, trial_id: str, config_id: str, rung: int) -> dict[str, Any]:
         previous = self._trial_at(config_id, rung)
@@ -257,8 +255,8 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         }
 
     def _out_of_budget(self, left: int) -> dict[str, Any]:
-        smallest = min(b - a for a, b in zip(self.rungs, self.rungs[1:])) if self.rungs[1:] else 0
-        if self.ongoing_trials and 0 < smallest <= left:
+        last_step = self.rungs[-1] - self.rungs[-2] if len(self.rungs) > 1 else 0
+        if self.ongoing_trials and 0 < last_step <= left:
             return {"status": TrialStatus.IDLE, "values": None}  # a promotion may still fit
         return self._answer(self.engine.stop("budget"))
 
@@ -266,12 +264,15 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         top = len(self.rungs) - 1
         return any(self.fidelity.get(tid, [tid, 0])[1] < top for tid in self._running_trials())
 
-    def _next_promotion(self, everyone: bool = False) -> tuple[str, int] | None:
+    def _next_promotion(self, left: int, everyone: bool = False) -> tuple[str, int] | None:
+        """`(configuration, rung)` to promote next, if the budget left could carry it to the
+        top rung (see `_next_start`)."""
         view = self._view()
         brackets = {start: results[:-1] for start, results in view.bracket_results.items()}
-        return fidelity.bracket_promotion(
+        found = fidelity.bracket_promotion(
             brackets, view.promoted, self.factor, self.objective.direction, everyone
         )
+        return found if found and self.rungs[-1] - self.rungs[found[1]] <= left else None
 
     def _goal_reached(self) -> bool:
         if self.goal_score is None:
@@ -279,7 +280,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         direction = self.objective.direction
         return any(
             at_least(score, self.goal_score, direction)
-            for rung_results in self._rung_results()[0]
+            for rung_results in self._view().results
             for _, score in rung_results
         )
 
@@ -297,18 +298,8 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             self._cached = RungView.of(self, key)
         return self._cached
 
-    def _fidelity_rows(self) -> list[tuple[str, int]]:
-        """`(configuration id, rung)` of every trial, in start order (unknown ones: rung 0)."""
-        return self._view().rows
-
     def _trial_at(self, config_id: str, rung: int) -> str:
         return self._view().trial_at[(config_id, rung)]
-
-    def _rung_results(self) -> tuple[list[list[tuple[str, float]]], list[set[str]]]:
-        """Per rung: the completed `(configuration, score)` results, and the configurations
-        already promoted from it (they have a trial at the next rung, whatever its state)."""
-        view = self._view()
-        return view.results, view.promoted
 
     def _highest(self) -> dict[str, tuple[int, float]]:
         """Per configuration with a result: its highest rung with a result, and that score."""
@@ -421,7 +412,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         raw = self.engine.history(self.objective_name)
         highest = self._highest()
         trials_by_config: dict[str, dict[str, str]] = {}
-        for trial_id, (config_id, rung) in zip(self.trials, self._fidelity_rows()):
+        for trial_id, (config_id, rung) in zip(self.trials, self._view().rows):
             trials_by_config.setdefault(config_id, {})[str(self.rungs[rung])] = trial_id
         for config_id, record in raw.lineage.items():
             record["trials"] = trials_by_config.get(config_id, {})
@@ -450,11 +441,11 @@ class RungView:
     """The trials of a multi-fidelity search seen by rung (a snapshot, see `_view`)."""
 
     key: tuple
-    rows: list[tuple[str, int]]
+    rows: list[tuple[str, int]]  # per trial in start order: (configuration, rung); unknown: 0
     configs: list[str]
     trial_at: dict[tuple[str, int], str]
-    results: list[list[tuple[str, float]]]
-    promoted: list[set[str]]
+    results: list[list[tuple[str, float]]]  # per rung: completed (configuration, score)
+    promoted: list[set[str]]  # per rung: configurations with a trial at the next rung
     highest: dict[str, tuple[int, float]]
     start: dict[str, int]  # configuration -> the rung it started at (its bracket)
     started: list[int]  # per rung, how many configurations started there
