@@ -112,6 +112,7 @@ from keras_tuner.engine import hyperparameters as hp_module  # noqa: E402
 from keras_tuner.engine.trial import TrialStatus  # noqa: E402
 from sample_efficiency import make_dense_deceptive, make_int_rastrigin  # noqa: E402
 from scipy.spatial.distance import cdist  # noqa: E402
+from seeds import keras_tuner_seed  # noqa: E402
 from sklearn.gaussian_process.kernels import Matern  # noqa: E402
 
 from keras_tuner_evolution import space as space_lib  # noqa: E402
@@ -475,7 +476,10 @@ def run_evolution(rec: Recorder, seed: int, evo_kwargs: dict) -> float:
 
 def run_random(rec: Recorder, seed: int, _: dict) -> float:
     oracle = kt.oracles.RandomSearchOracle(
-        objective=OBJECTIVE, hyperparameters=rec.space, max_trials=rec.budget, seed=seed
+        objective=OBJECTIVE,
+        hyperparameters=rec.space,
+        max_trials=rec.budget,
+        seed=keras_tuner_seed(seed),
     )
     return _drive_oracle(oracle, rec)
 

@@ -82,6 +82,7 @@ from compare import OBJECTIVE, _suggest, make_conditional_arch, make_mixed_mlp  
 from keras_tuner.engine.trial import TrialStatus  # noqa: E402
 from sample_efficiency import make_dense_deceptive  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
+from seeds import keras_tuner_seed  # noqa: E402
 
 from keras_tuner_evolution import space as space_lib  # noqa: E402
 from keras_tuner_evolution.hyperband import EvolutionaryHyperbandOracle  # noqa: E402
@@ -308,7 +309,7 @@ def run_hyperband(tr: Tracker, seed: int) -> None:
         max_epochs=MAX_EPOCHS,
         factor=FACTOR,
         hyperband_iterations=10**6,
-        seed=seed,
+        seed=keras_tuner_seed(seed),
         hyperparameters=tr.problem.space,
     )
     _drive_kt(oracle, tr)
@@ -318,7 +319,7 @@ def run_random(tr: Tracker, seed: int) -> None:
     oracle = kt.oracles.RandomSearchOracle(
         objective=OBJECTIVE,
         max_trials=tr.budget // MAX_EPOCHS,
-        seed=seed,
+        seed=keras_tuner_seed(seed),
         hyperparameters=tr.problem.space,
     )
     _drive_kt(oracle, tr)

@@ -18,6 +18,8 @@ through conditional scopes) on the digits split of `kte demo` (`cli.load_dataset
 - `bayesian`: `keras_tuner.BayesianOptimization(max_trials=T, seed=seed)` with its defaults
   (`--bo-initial-points` overrides `num_initial_points`);
 - `hyperband`: `keras_tuner.Hyperband(max_epochs, factor, hyperband_iterations, seed=seed)`.
+  Keras Tuner's three tuners get `seeds.keras_tuner_seed(seed)` as their seed (since
+  2026-11-30): its consecutive seeds share their random draws.
   Hyperband has no trial budget, so it gets the same epoch budget, T trials x E epochs: the
   settings are chosen by `hyperband_settings` (at least two brackets, total epochs closest to
   T x E and at most E over it; ties: fewer iterations, then factor 3, then more epochs), from
@@ -66,6 +68,9 @@ from concurrent.futures import ThreadPoolExecutor
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from seeds import keras_tuner_seed  # noqa: E402
 
 from keras_tuner_evolution import cli  # noqa: E402
 
@@ -194,17 +199,18 @@ def search(method: str, seed: int, args: argparse.Namespace) -> dict:
         start = time.monotonic()
         hypermodel = DenseHyperModel.from_data(x, y)
         common = dict(objective=cli.OBJECTIVE, seed=seed, directory=directory, overwrite=True)
+        kt_common = {**common, "seed": keras_tuner_seed(seed)}  # see seeds.py
         if method == "evolution":
             tuner = EvolutionaryTuner(hypermodel, max_trials=args.trials, **common)
             extra["population_size"] = tuner.oracle.population_size
         elif method == "random":
-            tuner = keras_tuner.RandomSearch(hypermodel, max_trials=args.trials, **common)
+            tuner = keras_tuner.RandomSearch(hypermodel, max_trials=args.trials, **kt_common)
         elif method == "bayesian":
             tuner = keras_tuner.BayesianOptimization(
                 hypermodel,
                 max_trials=args.trials,
                 num_initial_points=args.bo_initial_points,
-                **common,
+                **kt_common,
             )
         elif method == "hyperband":
             tuner = keras_tuner.Hyperband(
@@ -212,7 +218,7 @@ def search(method: str, seed: int, args: argparse.Namespace) -> dict:
                 max_epochs=args.hb_max_epochs,
                 factor=args.hb_factor,
                 hyperband_iterations=args.hb_iterations,
-                **common,
+                **kt_common,
             )
         else:
             raise ValueError(f"Unknown method {method!r}.")

@@ -23,7 +23,8 @@ fifth of the training data the configurations spread out more).
 Methods, at the Hyperband settings `real_training.hyperband_settings` picks for the budget
 (48 epochs: `max_epochs=8, factor=4`; 200 epochs: `max_epochs=12, factor=2`):
 
-- `hyperband`: `keras_tuner.Hyperband(max_epochs, factor, hyperband_iterations, seed)`;
+- `hyperband`: `keras_tuner.Hyperband(max_epochs, factor, hyperband_iterations, seed)`, with
+  `seeds.keras_tuner_seed(seed)` (Keras Tuner's consecutive seeds share their draws);
 - `evolutionary_hyperband`: `kte.EvolutionaryHyperband` with the same arguments and its
   defaults, whose default budget is what Keras Tuner's Hyperband trains with them;
 - `evolutionary_hyperband_brackets` (not run by default): the same with `brackets=None`, new
@@ -61,6 +62,7 @@ from real_training import (  # noqa: E402
     hyperband_settings,
     write,
 )
+from seeds import keras_tuner_seed  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "benchmarks", "results", "real_training_mf.md")
 QUICK_RESULTS = os.path.join(tempfile.gettempdir(), "real_training_mf_quick.md")
@@ -160,7 +162,9 @@ def search(method: str, hypermodel_name: str, budget: int, seed: int) -> dict:
         )
         common = dict(objective=cli.OBJECTIVE, seed=seed, directory=directory, overwrite=True)
         if method == "hyperband":
-            tuner = keras_tuner.Hyperband(hypermodel, **arguments, **common)
+            tuner = keras_tuner.Hyperband(
+                hypermodel, **arguments, **{**common, "seed": keras_tuner_seed(seed)}
+            )
         else:
             if method == "evolutionary_hyperband_brackets":
                 arguments = {**arguments, "brackets": None}
