@@ -683,6 +683,9 @@ def notes(runs: list[dict]) -> list[str]:
         "- A method may stop before its budget: Keras Tuner's oracles when their random draws "
         "keep colliding with tried configurations, the evolutionary oracles when the space is "
         "exhausted (`dense_real` is a finite grid); see 'epochs used / budget'.",
+        "- Keras Tuner's oracles get seed `seeds.keras_tuner_seed(s)` for seed `s`: its "
+        "consecutive seeds replay each other's random draws (`benchmarks/seeds.py`; with seeds "
+        "1..10, 9 of 10 KT Hyperband searches of `mixed_crossing` ended at one configuration).",
     ]
 
 
