@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -356,12 +357,11 @@ class DensityGuidance:
         gene_pool_until: int | None = None,
         gene_pool_bandwidth: float = 1.0,
     ):
-        if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
-            raise ValueError(f"`candidates` must be an integer >= 1, got {candidates!r}.")
-        if not 0.0 < good_fraction < 1.0:
-            raise ValueError(f"`good_fraction` must be in (0, 1), got {good_fraction!r}.")
-        if isinstance(min_scored, bool) or not isinstance(min_scored, int) or min_scored < 3:
-            raise ValueError(f"`min_scored` must be an integer >= 3, got {min_scored!r}.")
+        check_int(candidates, "candidates", minimum=1)
+        number = isinstance(good_fraction, numbers.Real) and not isinstance(good_fraction, bool)
+        if not (number and 0.0 < good_fraction < 1.0):
+            raise ValueError(f"`good_fraction` must be a number in (0, 1), got {good_fraction!r}.")
+        check_int(min_scored, "min_scored", minimum=3)
         check_number(prior, "prior", minimum=0, strict=True)
         self.candidates = candidates
         self.good_fraction = good_fraction

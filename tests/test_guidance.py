@@ -153,6 +153,9 @@ def test_choose_without_a_model_keeps_the_first_candidate():
         ({"candidates": 2.5}, "candidates"),
         ({"good_fraction": 1.0}, "good_fraction"),
         ({"good_fraction": 0}, "good_fraction"),
+        ({"good_fraction": "0.1"}, "good_fraction"),
+        ({"good_fraction": float("nan")}, "good_fraction"),
+        ({"min_scored": 3.0}, "min_scored"),
         ({"min_scored": 2}, "min_scored"),
         ({"prior": 0}, "prior"),
         ({"prior": True}, "prior"),
@@ -160,8 +163,9 @@ def test_choose_without_a_model_keeps_the_first_candidate():
     ],
 )
 def test_density_guidance_rejects_bad_arguments(kwargs, name):
-    with pytest.raises(ValueError, match=f"`{name}`"):
+    with pytest.raises(ValueError, match=f"`{name}`") as error:
         kte.DensityGuidance(**kwargs)
+    assert repr(next(iter(kwargs.values()))) in str(error.value)  # says what it got
 
 
 # The engine with guidance ---------------------------------------------------------------------
