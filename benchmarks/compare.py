@@ -50,9 +50,10 @@ Methods, all in this process, one worker, same budget, seeds 0..n-1 (`--first-se
 
 - `evolution`: `EvolutionaryOracle` with its defaults (or `--evo-kwargs`).
 - `random`, `bayesian`: Keras Tuner's `RandomSearchOracle` and `BayesianOptimizationOracle`
-  with their defaults. BO's GP `predict` skips scikit-learn's per-call input checks
-  (`posterior_predict`: same arithmetic, same proposals, 2-3x faster); its oracle ms per
-  trial is therefore lower than stock KT's.
+  with their defaults; `random` gets the seed `seeds.keras_tuner_seed(seed)`, so that its
+  seeds are independent searches (`bayesian` keeps `seed`, see `run_bayesian`). BO's GP
+  `predict` skips scikit-learn's per-call input checks (`posterior_predict`: same arithmetic,
+  same proposals, 2-3x faster); its oracle ms per trial is therefore lower than stock KT's.
 - `tpe`, `nsga2`: Optuna's `TPESampler` and `NSGAIISampler` with their defaults, through
   ask/tell; the Keras Tuner space is mapped define-by-run (Choice/Boolean -> categorical,
   Int -> int, Float -> float with its step or log), suggesting only the active
@@ -485,6 +486,8 @@ def run_random(rec: Recorder, seed: int, _: dict) -> float:
 
 
 def run_bayesian(rec: Recorder, seed: int, _: dict) -> float:
+    # Keeps Keras Tuner's consecutive seeds, whose initial random points overlap (seeds.py):
+    # its stored runs took up to 20 minutes each, and a rerun would not fit a session.
     oracle = kt.oracles.BayesianOptimizationOracle(
         objective=OBJECTIVE, hyperparameters=rec.space, max_trials=rec.budget, seed=seed
     )
@@ -656,7 +659,14 @@ def run_one(job: tuple) -> dict:
         "duplicates": rec.duplicates,
         "oracle_s": oracle_s,
         "total_s": time.perf_counter() - t0,
+        **({"keras_tuner_seed": keras_tuner_seed(seed)} if method == "random" else {}),
     }
+
+
+def is_current(run: dict) -> bool:
+    """False for a stored KT RandomSearch run from before its seeds were spaced (seeds.py):
+    those are run again rather than mixed with the new ones."""
+    return run["method"] != "random" or "keras_tuner_seed" in run
 
 
 # Metrics and report ---------------------------------------------------------------------------
@@ -964,12 +974,16 @@ def markdown(
         "its mean is over those seeds, it has no mean rank, and the targets "
         "compare it with the evolution on the same seeds, also shown seed by seed below."
         + (
-            " Keras Tuner's RandomSearch and BayesianOptimization oracles take seed 0 for "
-            "'no seed' (`seed or random.randint(...)`), so their seed-0 runs are not "
-            "reproducible; the other seeds are."
+            " Keras Tuner's BayesianOptimization oracle takes seed 0 for 'no seed' (`seed or "
+            "random.randint(...)`), so its seed-0 runs are not reproducible; the other seeds "
+            "are."
             if seeds.start == 0
             else ""
-        ),
+        )
+        + " Keras Tuner's RandomSearch gets `seeds.keras_tuner_seed(seed)` (since 2026-11-30): "
+        "Keras Tuner draws value i with `random.Random(seed + i)`, so consecutive seeds replay "
+        "each other's draws. BayesianOptimization keeps the consecutive seeds (its runs took "
+        "hours), so its initial random points overlap from seed to seed.",
     ]
 
     def per_problem(title: str, cell) -> None:
@@ -1158,11 +1172,11 @@ def main(argv: list[str] | None = None) -> None:
         for name in sorted(os.listdir(store)):
             method = name[: -len(".jsonl")]
             if method in METHODS and method not in requested:
-                for run in _read_runs(os.path.join(store, name)):
+                for run in filter(is_current, _read_runs(os.path.join(store, name))):
                     cached[_key(run)] = run
     for path in files.values():
         if args.resume and os.path.exists(path):
-            for run in _read_runs(path):
+            for run in filter(is_current, _read_runs(path)):
                 cached[_key(run)] = run
         elif os.path.exists(path):
             os.remove(path)

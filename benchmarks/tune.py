@@ -38,7 +38,7 @@ import tuning_problems
 from keras_tuner_evolution.guidance import DensityGuidance
 from keras_tuner_evolution.variation import UniformCrossover
 
-BUDGETS = (25, 50, 100, 200)
+BUDGETS = compare.CHECKPOINTS  # (25, 50, 100, 200): the report's budgets
 BASELINES = ("random", "tpe", "nsga2", "naturalselection")
 TUNING_SET = [*compare.PROBLEMS, *tuning_problems.TUNING_PROBLEMS]
 BASELINE_FILE = os.path.join(compare.RESULTS, "runs", "tuning_baselines.jsonl")
@@ -64,9 +64,10 @@ def baselines(problems: list[str], seeds: range, pool) -> dict[tuple, list[float
     for method in BASELINES:
         path = os.path.join(compare.RESULTS, "runs", f"{method}.jsonl")
         for run in compare._read_runs(path) if os.path.exists(path) else []:
-            found[(method, run["problem"], run["seed"])] = run["scores"]
+            if compare.is_current(run):
+                found[(method, run["problem"], run["seed"])] = run["scores"]
     if os.path.exists(BASELINE_FILE):
-        for run in compare._read_runs(BASELINE_FILE):
+        for run in filter(compare.is_current, compare._read_runs(BASELINE_FILE)):
             found[(run["method"], run["problem"], run["seed"])] = run["scores"]
     jobs = [
         (method, problem, seed, max(BUDGETS), {"worst": compare.reference(problem)["worst"]})
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         for setting in args.settings:
             kwargs = oracle_kwargs(setting)
             runs_by_budget = {}
-            for budget in BUDGETS if args.own_budgets else (max(BUDGETS),):
+            for budget in compare._budgets("evolution", max(BUDGETS), args.own_budgets):
                 jobs = [("evolution", p, s, budget, kwargs) for p in problems for s in seeds]
                 runs_by_budget[budget] = pool.map(compare.run_one, jobs)
             reports.append(report(setting, runs_by_budget, base, refs, problems))

@@ -111,6 +111,22 @@ def test_resume_runs_only_missing_runs_and_short_methods_are_paired_seed_by_seed
         assert cell == pytest.approx(compare.regret_curves([run], ref, 50)[0, -1], abs=5e-4)
 
 
+def test_random_runs_from_before_the_spaced_seeds_are_run_again(tmp_path, monkeypatch, capsys):
+    compare = load_compare()
+    monkeypatch.setattr(compare, "RESULTS", str(tmp_path))
+    common = ["--quick", "--problems", "int_rastrigin", "--workers", "1", "--methods", "random"]
+    compare.main([*common, "--output", str(tmp_path / "a")])
+    store = tmp_path / "runs" / "random.jsonl"
+    runs = [json.loads(line) for line in store.read_text().splitlines()]
+    assert [r["keras_tuner_seed"] for r in runs] == [1, 1_000_004, 2_000_007]
+    del runs[1]["keras_tuner_seed"]  # as stored before seeds.py: Keras Tuner's seed 1
+    store.write_text("".join(json.dumps(r) + "\n" for r in runs))
+    capsys.readouterr()
+    compare.main([*common, "--resume", "--output", str(tmp_path / "b")])
+    printed = re.findall(r"random +int_rastrigin seed (\d+): best", capsys.readouterr().out)
+    assert printed == ["1"]
+
+
 def test_a_method_cut_short_is_labelled_with_its_seed_counts():
     compare = load_compare()
     assert compare.method_label("bayesian", [10, 10], 10) == "KT BayesianOptimization"
