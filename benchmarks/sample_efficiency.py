@@ -35,10 +35,12 @@ from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras_tuner as kt  # noqa: E402
 import numpy as np  # noqa: E402
 from keras_tuner.engine.trial import TrialStatus  # noqa: E402
+from seeds import keras_tuner_seed  # noqa: E402
 
 from keras_tuner_evolution.oracle import EvolutionaryOracle  # noqa: E402
 
@@ -129,8 +131,8 @@ def make_oracle(name: str, space: kt.HyperParameters, budget: int, seed: int) ->
         return EvolutionaryOracle(
             objective=OBJECTIVE, hyperparameters=space, max_trials=budget, seed=seed
         )
-    return kt.oracles.RandomSearchOracle(
-        objective=OBJECTIVE, hyperparameters=space, max_trials=budget, seed=seed
+    return kt.oracles.RandomSearchOracle(  # seeds.py: Keras Tuner's seeds must be spaced
+        objective=OBJECTIVE, hyperparameters=space, max_trials=budget, seed=keras_tuner_seed(seed)
     )
 
 

@@ -18,8 +18,10 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras_tuner as kt  # noqa: E402
+from seeds import keras_tuner_seed  # noqa: E402
 
 from keras_tuner_evolution.functions import FunctionTuner  # noqa: E402
 from keras_tuner_evolution.oracle import EvolutionaryOracle  # noqa: E402
@@ -72,7 +74,8 @@ def run(seed: int, folder: str, name: str, oracle_cls=EvolutionaryOracle, **kwar
     oracle = oracle_cls(
         objective=kt.Objective("score", "max"),
         hyperparameters=dense_like_space(),
-        seed=seed + 1,
+        # seeds.py: Keras Tuner's consecutive seeds replay each other's draws.
+        seed=keras_tuner_seed(seed) if oracle_cls is kt.oracles.RandomSearchOracle else seed + 1,
         **kwargs,
     )
     FunctionTuner(fitness, oracle, directory=folder, project_name=name).search(verbose=0)
