@@ -63,9 +63,9 @@ def baselines(problems: list[str], seeds: range, pool) -> dict[tuple, list[float
     found: dict[tuple, list[float]] = {}
     for method in BASELINES:
         path = os.path.join(compare.RESULTS, "runs", f"{method}.jsonl")
-        for run in compare._read_runs(path) if os.path.exists(path) else []:
-            if compare.is_current(run):
-                found[(method, run["problem"], run["seed"])] = run["scores"]
+        stored = compare._read_runs(path) if os.path.exists(path) else []
+        for run in filter(compare.is_current, stored):
+            found[(method, run["problem"], run["seed"])] = run["scores"]
     if os.path.exists(BASELINE_FILE):
         for run in filter(compare.is_current, compare._read_runs(BASELINE_FILE)):
             found[(run["method"], run["problem"], run["seed"])] = run["scores"]

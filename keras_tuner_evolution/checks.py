@@ -37,13 +37,17 @@ def check_number(
         raise ValueError(f"`{name}` must be a finite number{bound}, got {value!r}.")
 
 
-def check_fraction(value: Any, name: str, low: float, high: float, open_low: bool) -> None:
-    """Raises a ValueError naming `name` unless `value` is in `(low, high]` or `[low, high]`."""
+def check_fraction(
+    value: Any, name: str, low: float, high: float, open_low: bool, open_high: bool = False
+) -> None:
+    """Raises a ValueError naming `name` unless `value` is in the interval from `low` to `high`,
+    each end excluded when `open_low` / `open_high`."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (low < value if open_low else low <= value) and value <= high
+    ok = ok and (low < value if open_low else low <= value)
+    ok = ok and (value < high if open_high else value <= high)
     if not ok:
-        bracket = "(" if open_low else "["
-        raise ValueError(f"`{name}` must be a number in {bracket}{low}, {high}], got {value!r}.")
+        interval = f"{'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
+        raise ValueError(f"`{name}` must be a number in {interval}, got {value!r}.")
 
 
 def check_choice(value: Any, name: str, accepted: tuple[str, ...]) -> None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -39,7 +38,7 @@ from keras_tuner.engine import hyperparameters as hp_module
 
 from keras_tuner_evolution import selection as selection_lib
 from keras_tuner_evolution import space as space_lib
-from keras_tuner_evolution.checks import check_int, check_number
+from keras_tuner_evolution.checks import check_fraction, check_int, check_number
 from keras_tuner_evolution.encoding import Encoder, coordinate
 from keras_tuner_evolution.space import Genome
 
@@ -358,9 +357,7 @@ class DensityGuidance:
         gene_pool_bandwidth: float = 1.0,
     ):
         check_int(candidates, "candidates", minimum=1)
-        number = isinstance(good_fraction, numbers.Real) and not isinstance(good_fraction, bool)
-        if not (number and 0.0 < good_fraction < 1.0):
-            raise ValueError(f"`good_fraction` must be a number in (0, 1), got {good_fraction!r}.")
+        check_fraction(good_fraction, "good_fraction", 0, 1, open_low=True, open_high=True)
         check_int(min_scored, "min_scored", minimum=3)
         check_number(prior, "prior", minimum=0, strict=True)
         self.candidates = candidates

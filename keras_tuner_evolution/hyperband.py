@@ -221,16 +221,18 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         return fidelity.start_shares(len(self.rungs), self.factor, self.brackets)
 
     def _next_start(self, left: int) -> int | None:
-        """The rung the next new configuration starts at (its bracket), None if none may.
-
-        Only configurations trained `max_epochs` can be the incumbent, so no trial starts that
-        the budget left could not carry to the top rung: its epochs would be wasted. The end of
-        the budget goes to promotions instead (as Keras Tuner's Hyperband plans every bracket
-        to its end), and a few epochs may stay unspent.
-        """
-        if left < self.rungs[-1]:
+        """The rung the next new configuration starts at (its bracket), None if none may."""
+        if not self._reaches_top(0, left):
             return None
         return fidelity.next_start(self._view().started, self.shares)
+
+    def _reaches_top(self, epochs_done: int, left: int) -> bool:
+        """Whether the budget left could carry a configuration trained `epochs_done` epochs on
+        to `max_epochs`. Only configurations trained `max_epochs` can be the incumbent, so no
+        trial starts that could not get there: its epochs would be wasted. The end of the
+        budget goes to promotions instead (as Keras Tuner's Hyperband plans every bracket to
+        its end), and a few epochs may stay unspent."""
+        return self.rungs[-1] - epochs_done <= left
 
     def _promote(self, trial_id: str, config_id: str, rung: int) -> dict[str, Any]:
         previous = self._trial_at(config_id, rung)
@@ -255,8 +257,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         }
 
     def _out_of_budget(self, left: int) -> dict[str, Any]:
-        last_step = self.rungs[-1] - self.rungs[-2] if len(self.rungs) > 1 else 0
-        if self.ongoing_trials and 0 < last_step <= left:
+        if self.ongoing_trials and len(self.rungs) > 1 and self._reaches_top(self.rungs[-2], left):
             return {"status": TrialStatus.IDLE, "values": None}  # a promotion may still fit
         return self._answer(self.engine.stop("budget"))
 
@@ -266,13 +267,13 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
 
     def _next_promotion(self, left: int, everyone: bool = False) -> tuple[str, int] | None:
         """`(configuration, rung)` to promote next, if the budget left could carry it to the
-        top rung (see `_next_start`)."""
+        top rung (`_reaches_top`)."""
         view = self._view()
         brackets = {start: results[:-1] for start, results in view.bracket_results.items()}
         found = fidelity.bracket_promotion(
             brackets, view.promoted, self.factor, self.objective.direction, everyone
         )
-        return found if found and self.rungs[-1] - self.rungs[found[1]] <= left else None
+        return found if found and self._reaches_top(self.rungs[found[1]], left) else None
 
     def _goal_reached(self) -> bool:
         if self.goal_score is None:
