@@ -85,6 +85,10 @@ def _check_config(config: EvolutionConfig) -> None:
 # its engine sees rank fitness across rungs, which the density model reads poorly).
 BREEDING_DEFAULTS = {"initial_sampling": "random", "guidance": None, "mutation_rate": 0.1}
 
+# The smallest population chosen from the budget (when it buys three generations): parents
+# picked on short, noisy trainings, 4 at a time, narrowed the search (`docs/multi_fidelity.md`).
+MIN_POPULATION = 8
+
 
 class EvolutionaryHyperbandOracle(EvolutionaryOracle):
     """The evolution with successive halving of epochs (asynchronous, checkpoints continued).
@@ -124,6 +128,9 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             `initial_sampling="random"`, `guidance=None`, `mutation_rate=0.1`, which did
             better here on the multi-fidelity benchmark. With `guidance` on, the model learns
             from the raw scores of one rung (`_guidance_results`), never from rank fitness.
+            A `population_size` chosen from the budget (None) is that of `EvolutionaryOracle`
+            for the new configurations the budget buys, but at least `MIN_POPULATION` (8)
+            when the budget buys three generations of it.
     """
 
     def __init__(
@@ -160,7 +167,8 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         )
         if config.population_size is None:
             configs = self.budget / fidelity.epochs_per_config(self.rungs, factor, self.shares)
-            config = dataclasses.replace(config, population_size=default_population_size(configs))
+            size = max(min(MIN_POPULATION, int(configs // 3)), default_population_size(configs))
+            config = dataclasses.replace(config, population_size=size)
         self.goal_score = config.goal  # on raw scores here: the engine sees rank fitness
         super().__init__(
             objective=objective,

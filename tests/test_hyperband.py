@@ -113,10 +113,14 @@ def test_new_configurations_start_in_keras_tuner_hyperbands_brackets(tmp_path):
 
 def test_promotions_compare_only_configurations_of_one_bracket(tmp_path):
     oracle = make_oracle(tmp_path, brackets=4)
+    trials = run(oracle)
+    # Once no new configuration may start, the budget left goes to the next best (`everyone`).
+    fresh = [i for i, t in enumerate(trials) if "tuner/trial_id" not in t.hyperparameters.values]
+    last_start = fresh[-1]
     bracket_of, results = {}, {}  # trial -> bracket; (bracket, epochs) -> scores so far
-    for trial in run(oracle):
+    for index, trial in enumerate(trials):
         values = trial.hyperparameters.values
-        if "tuner/trial_id" in values:
+        if "tuner/trial_id" in values and index < last_start:
             below = results[values["tuner/bracket"], values["tuner/initial_epoch"]]
             parent = oracle.trials[values["tuner/trial_id"]].score
             assert bracket_of[values["tuner/trial_id"]] == values["tuner/bracket"]
@@ -488,3 +492,19 @@ def test_guidance_learns_from_raw_scores_of_one_rung_above_the_first(tmp_path):
     assert seen_rungs, "the model was never fitted"
     # And it is what the engine's model is fitted to.
     assert oracle.engine.guidance_results == oracle._guidance_results
+
+
+def test_a_small_budget_still_breeds_from_a_population_of_eight(tmp_path):
+    # 200 epochs at 12/2 buy about 50 new configurations, which the fixed-epoch rule would
+    # breed four at a time from the few winners of noisy short trainings.
+    small = make_oracle(tmp_path, max_epochs=12, factor=2, max_epochs_total=200, name="small")
+    assert small.population_size == 8 and small.config.shape(None).initial_size == 8
+    large = make_oracle(tmp_path, max_epochs_total=27 * 100, name="large")  # 900 configurations
+    assert large.population_size == 20
+    chosen = make_oracle(
+        tmp_path, max_epochs=12, factor=2, max_epochs_total=200, population_size=4, name="own"
+    )
+    assert chosen.population_size == 4
+    # 48 epochs at 8/4 buy about 14 configurations: a population of 8 would be one generation.
+    tiny = make_oracle(tmp_path, max_epochs=8, factor=4, max_epochs_total=48, name="tiny")
+    assert tiny.population_size == 4
