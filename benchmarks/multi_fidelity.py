@@ -59,6 +59,7 @@ method's settings were tuned for this benchmark (each runs with its defaults).
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import math
 import multiprocessing
@@ -104,6 +105,7 @@ LABELS = {
     "evolutionary_hyperband": "EvolutionaryHyperbandOracle",
 }
 OURS = "evolutionary_hyperband"
+OUR_METHODS = (OURS, "evolution")  # runs record `oracle_source()`; --resume reruns stale ones
 
 
 @dataclass
@@ -325,7 +327,7 @@ def run_random(tr: Tracker, seed: int) -> None:
     _drive_kt(oracle, tr)
 
 
-def run_evolution(tr: Tracker, seed: int) -> None:
+def run_evolution(tr: Tracker, seed: int) -> dict:
     oracle = EvolutionaryOracle(
         objective=OBJECTIVE,
         max_trials=tr.budget // MAX_EPOCHS,
@@ -333,18 +335,25 @@ def run_evolution(tr: Tracker, seed: int) -> None:
         hyperparameters=tr.problem.space,
     )
     _drive_kt(oracle, tr)
+    return {"source": oracle_source()}
 
 
 def oracle_source() -> str:
-    """A digest of the multi-fidelity oracle's source files (tells runs of two versions apart)."""
+    """A digest of the package's source (tells runs of two versions of our oracles apart).
+
+    Every module counts: the fixed-epoch evolution's breeding lives in `guidance.py`,
+    `gene_pool.py`, `variation.py` and more, and runs stored before a change there once
+    passed for current ones.
+    """
     import hashlib
 
     import keras_tuner_evolution
 
     folder = os.path.dirname(keras_tuner_evolution.__file__)
     digest = hashlib.blake2b(digest_size=6)
-    for name in ("hyperband.py", "fidelity.py", "engine.py", "oracle.py", "selection.py"):
-        with open(os.path.join(folder, name), "rb") as handle:
+    for path in sorted(glob.glob(os.path.join(folder, "**", "*.py"), recursive=True)):
+        digest.update(os.path.relpath(path, folder).encode())
+        with open(path, "rb") as handle:
             digest.update(handle.read())
     return digest.hexdigest()
 
@@ -474,7 +483,11 @@ def run_one(job: tuple) -> dict:
         "regret": (ref["best"] - full) / (ref["best"] - ref["median"]),
         "oracle_s": tracker.oracle_s,
         "total_s": time.perf_counter() - started,
-        **({"incumbent_agrees": extra.pop("best_trial_key") == key} if extra else {}),
+        **(
+            {"incumbent_agrees": extra.pop("best_trial_key") == key}
+            if "best_trial_key" in extra
+            else {}
+        ),
         **extra,
     }
 
@@ -665,7 +678,7 @@ def detail_table(by_key, methods, problems, budgets) -> list[str]:
 
 def notes(runs: list[dict]) -> list[str]:
     """The Notes section: what was held out, the incumbent rule, the oracle's version."""
-    digests = sorted({r.get("source", "?") for r in runs if r["method"] == OURS})
+    digests = sorted({r.get("source", "?") for r in runs if r["method"] in OUR_METHODS})
     return [
         "## Notes",
         "",
@@ -674,7 +687,7 @@ def notes(runs: list[dict]) -> list[str]:
         "with its defaults.",
         "- Incumbent: the best configuration among those trained the most epochs (DEHB's own "
         "`get_incumbents` compares scores across fidelities; it is not used).",
-        f"- {LABELS[OURS]} runs: oracle source digest(s) {', '.join(digests)} "
+        f"- Runs of our oracles: package source digest(s) {', '.join(digests)} "
         + (
             "(one digest: every run used the same code)."
             if len(digests) == 1
@@ -792,6 +805,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _drop_stale(stored: list[dict], path: str) -> list[dict]:
+    """Our oracles' runs made by other code than this (`oracle_source`) are run again; the
+    runs file is rewritten without them."""
+    current = oracle_source()
+    kept = [r for r in stored if r["method"] not in OUR_METHODS or r.get("source") == current]
+    if len(kept) < len(stored):
+        print(f"{len(stored) - len(kept)} stored runs of older code are run again.", flush=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(run) + "\n" for run in kept)
+    return kept
+
+
 def main(argv: list[str] | None = None) -> str:
     """Runs the missing runs, appends them to the runs file, writes and returns the tables."""
     args = _parser().parse_args(argv)
@@ -809,6 +834,8 @@ def main(argv: list[str] | None = None) -> str:
     stored = _read_runs(path) if (args.resume or args.reuse) else []
     if not (args.resume or args.reuse) and os.path.exists(path):
         os.remove(path)
+    if args.resume:
+        stored = _drop_stale(stored, path)
     done = {(r["method"], r["problem"], r["seed"], r["budget"]) for r in stored}
     jobs = [
         (m, p, s, b)

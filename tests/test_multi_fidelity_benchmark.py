@@ -6,6 +6,7 @@ import gzip
 import json
 import math
 import os
+import shutil
 import sys
 
 import pytest
@@ -55,6 +56,41 @@ def test_tiny_benchmark_counts_epochs_and_writes_sane_tables(tmp_path):
     # --reuse rebuilds the same tables from the stored runs, running nothing.
     assert mf.main([*argv, "--reuse"]) == text
     assert len(_runs(f"{output}_runs.json")) == len(runs)
+    assert {r["source"] for r in runs if r["method"] in mf.OUR_METHODS} == {mf.oracle_source()}
+
+
+def test_resume_reruns_our_runs_made_by_other_code(tmp_path):
+    # Stored runs of an older oracle once passed for current ones: a resume runs them again.
+    mf = load_benchmark()
+    output = tmp_path / "mf"
+    argv = ["--seeds", "1", "--budgets", "3", "--problems", "dense_crossing"]
+    argv += ["--methods", "random,evolution,evolutionary_hyperband", "--output", str(output)]
+    mf.main(argv)
+    path = f"{output}_runs.json"
+    stored = _runs(path)
+    for run in stored:
+        run["regret"] = 99.0 if run["method"] != "random" else run["regret"]
+        run["source"] = "old" if run["method"] == "evolution" else run.get("source")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(run) + "\n" for run in stored)
+    mf.main([*argv, "--resume"])
+    regret = {r["method"]: r["regret"] for r in _runs(path)}
+    assert len(_runs(path)) == 3 and regret["evolution"] != 99.0  # rerun
+    assert regret["evolutionary_hyperband"] == 99.0  # current: kept
+
+
+def test_the_source_digest_covers_every_module(tmp_path, monkeypatch):
+    import keras_tuner_evolution
+
+    mf = load_benchmark()
+    copy = tmp_path / "keras_tuner_evolution"
+    folder = os.path.dirname(keras_tuner_evolution.__file__)
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(keras_tuner_evolution, "__file__", str(copy / "__init__.py"))
+    before = mf.oracle_source()
+    with open(copy / "gene_pool.py", "a", encoding="utf-8") as handle:
+        handle.write("\n# changed\n")
+    assert mf.oracle_source() != before
 
 
 def test_short_training_ranks_differently_on_the_synthetic_problems():
