@@ -129,8 +129,8 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             better here on the multi-fidelity benchmark. With `guidance` on, the model learns
             from the raw scores of one rung (`_guidance_results`), never from rank fitness.
             A `population_size` chosen from the budget (None) is that of `EvolutionaryOracle`
-            for the new configurations the budget buys, but at least `MIN_POPULATION` (8)
-            when the budget buys three generations of it.
+            for the `n` new configurations the budget buys, but at least
+            `min(MIN_POPULATION, n // 3)`: 8 once the budget buys three generations of 8.
     """
 
     def __init__(

@@ -79,7 +79,7 @@ def test_resume_reruns_our_runs_made_by_other_code(tmp_path):
     assert regret["evolutionary_hyperband"] == 99.0  # current: kept
 
 
-def test_the_source_digest_covers_every_module(tmp_path, monkeypatch):
+def test_the_source_digest_covers_every_modules_code(tmp_path, monkeypatch):
     import keras_tuner_evolution
 
     mf = load_benchmark()
@@ -88,8 +88,11 @@ def test_the_source_digest_covers_every_module(tmp_path, monkeypatch):
     shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(keras_tuner_evolution, "__file__", str(copy / "__init__.py"))
     before = mf.oracle_source()
-    with open(copy / "gene_pool.py", "a", encoding="utf-8") as handle:
-        handle.write("\n# changed\n")
+    source = (copy / "gene_pool.py").read_text(encoding="utf-8")
+    documented = source.replace('"""', '"""Edited. ', 1) + "\n# a comment\n"
+    (copy / "gene_pool.py").write_text(documented, encoding="utf-8")
+    assert mf.oracle_source() == before  # documentation edits keep the stored runs
+    (copy / "gene_pool.py").write_text(source + "\nEXTRA = 1\n", encoding="utf-8")
     assert mf.oracle_source() != before
 
 
