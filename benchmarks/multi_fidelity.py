@@ -60,6 +60,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
+import gc
 import glob
 import json
 import math
@@ -339,8 +341,17 @@ def run_evolution(tr: Tracker, seed: int) -> dict:
     return {"source": oracle_source()}
 
 
+@functools.cache
 def oracle_source() -> str:
-    """A digest of the package's code (tells runs of two versions of our oracles apart).
+    """A digest of the installed package's code (`package_digest`), computed once per process:
+    `main` computes it before forking its workers, which inherit it."""
+    import keras_tuner_evolution
+
+    return package_digest(os.path.dirname(keras_tuner_evolution.__file__))
+
+
+def package_digest(folder: str) -> str:
+    """A digest of a package's code (tells runs of two versions of our oracles apart).
 
     Every module counts: the fixed-epoch evolution's breeding lives in `guidance.py`,
     `gene_pool.py`, `variation.py` and more, and runs stored before a change there once
@@ -349,9 +360,6 @@ def oracle_source() -> str:
     """
     import hashlib
 
-    import keras_tuner_evolution
-
-    folder = os.path.dirname(keras_tuner_evolution.__file__)
     digest = hashlib.blake2b(digest_size=6)
     for path in sorted(glob.glob(os.path.join(folder, "**", "*.py"), recursive=True)):
         with open(path, encoding="utf-8") as handle:
@@ -820,6 +828,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_jobs(jobs: list[tuple], workers: int, stored: list[dict], path: str) -> None:
+    """Runs `jobs` in forked workers, appending each run to `stored` and the runs file."""
+    oracle_source()  # here, once: the workers inherit it
+    # Objects the workers inherit are never collected there: a collection in a forked worker
+    # ran TensorFlow's finalizers (of models built earlier in this process), which abort.
+    gc.freeze()
+    try:
+        with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=50) as pool:
+            for run in pool.imap(_job, jobs):
+                stored.append(run)
+                with open(path, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(run) + "\n")
+                print(
+                    f"{run['method']:>22} {run['problem']:>20} B={run['budget']:<3} seed "
+                    f"{run['seed']}: regret {run['regret']:.3f} ({run['total_s']:.1f} s)",
+                    flush=True,
+                )
+    finally:
+        gc.unfreeze()
+
+
 def _drop_stale(stored: list[dict], path: str) -> list[dict]:
     """Our oracles' runs made by other code than this (`oracle_source`) are run again; the
     runs file is rewritten without them."""
@@ -861,17 +890,7 @@ def main(argv: list[str] | None = None) -> str:
         if (m, p, s, b) not in done and not args.reuse
     ]
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    context = multiprocessing.get_context("fork")
-    with context.Pool(args.workers, maxtasksperchild=50) as pool:
-        for run in pool.imap(_job, jobs):
-            stored.append(run)
-            with open(path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(run) + "\n")
-            print(
-                f"{run['method']:>22} {run['problem']:>20} B={run['budget']:<3} seed "
-                f"{run['seed']}: regret {run['regret']:.3f} ({run['total_s']:.1f} s)",
-                flush=True,
-            )
+    _run_jobs(jobs, args.workers, stored, path)
     wanted = [
         r
         for r in stored
