@@ -15,6 +15,15 @@ from typing import Any
 from keras_tuner_evolution import scores as scores_lib
 from keras_tuner_evolution.persistence import atomic_write_text  # noqa: F401 (re-exported)
 
+
+def id_order(trial_id: str) -> tuple[int, str]:
+    """Sort key for trial ids in the order Keras Tuner creates them ("9999" before "10000").
+
+    Ties between equal scores go to the trial created first, as Keras Tuner's stable sort in
+    `Oracle.get_best_trials` does.
+    """
+    return len(trial_id), trial_id
+
 HISTORY_FILE = "history.json"
 
 # A lineage record's fields, in the order the oracle's saved state stores them.
@@ -167,7 +176,7 @@ class History:
             most = max((self.epochs.get(tid, 0) for tid in scored), default=0)
             scored = {tid: s for tid, s in scored.items() if self.epochs.get(tid, 0) == most}
         best_id, best_score = None, None
-        for trial_id, score in scored.items():
+        for trial_id, score in sorted(scored.items(), key=lambda item: id_order(item[0])):
             if best_score is None or scores_lib.better(score, best_score, self.direction):
                 best_id, best_score = trial_id, score
         if best_id is None:

@@ -27,7 +27,7 @@ from keras_tuner_evolution.config import (
     default_population_size,
 )
 from keras_tuner_evolution.engine import IDLE, RUN, STOP, Decision
-from keras_tuner_evolution.history import Generation, History
+from keras_tuner_evolution.history import Generation, History, id_order
 from keras_tuner_evolution.oracle import EvolutionaryOracle, make_config
 from keras_tuner_evolution.scores import at_least
 
@@ -399,13 +399,12 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         equal, and pads its answer with trials that did not complete.
         """
         sign = scores_lib.sign(self.objective.direction)
-        completed = [
-            trial for trial in self.trials.values() if self._final_score(trial) is not None
-        ]
-        completed.sort(
-            key=lambda t: (-self._rung_of(t.trial_id), -sign * float(t.score), t.trial_id)
-        )
+        completed = [t for t in self.trials.values() if self._final_score(t) is not None]
+        completed.sort(key=lambda t: (-self._rung_of(t.trial_id), -sign * t.score, *self._order(t)))
         return completed[:num_trials]
+
+    def _order(self, trial) -> tuple:  # ties: the configuration started first, as History's
+        return id_order(self.fidelity.get(trial.trial_id, [trial.trial_id])[0]), trial.trial_id
 
     def _rung_of(self, trial_id: str) -> int:
         return self.fidelity.get(trial_id, [trial_id, 0])[1]

@@ -29,6 +29,12 @@ def test_statistics_per_generation():
     assert history.fittest == {"genome": {"units": 64}, "fitness": 0.9, "trial_id": "3"}
 
 
+def test_ties_go_to_the_trial_created_first():
+    generation = Generation(index=0, members=["10", "9", "11"], scores=[0.8, 0.8, 0.1])
+    history = History(generations=[generation])
+    assert history.fittest["trial_id"] == "9"  # Keras Tuner's ids: "9" was created before "10"
+
+
 def test_minimised_objectives_pick_the_lowest():
     history = sample_history("min")
     assert history.best == [0.5, 0.2]

@@ -277,6 +277,21 @@ def test_best_trials_and_history_never_compare_scores_of_different_epochs(tmp_pa
     }
 
 
+def test_best_trials_and_history_break_ties_alike(tmp_path):
+    # Equal scores at the top rung (common with small validation sets): the best model a user
+    # loads (get_best_trials) and the fittest genome the history reports are the same one, the
+    # configuration started first, as Keras Tuner's stable sort picks among equal scores.
+    oracle = make_oracle(tmp_path, max_epochs=9, max_epochs_total=120, brackets=None)
+    while (trial := step(oracle)) is not None:
+        finish(oracle, trial, score=0.5)
+    best = oracle.get_best_trials(1)[0]
+    top = [t for t in oracle.trials.values() if t.hyperparameters.values["tuner/epochs"] == 9]
+    assert len(top) > 1
+    first_config = min(oracle.fidelity[t.trial_id][0] for t in top)
+    assert oracle.fidelity[best.trial_id][0] == first_config
+    assert oracle.history.fittest["trial_id"] == first_config
+
+
 def test_rank_fitness_orders_by_rung_then_score():
     fitness = fidelity.rank_fitness({"a": (0, 0.99), "b": (1, 0.10), "c": (1, 0.20)}, "max")
     assert fitness["c"] > fitness["b"] > fitness["a"]
