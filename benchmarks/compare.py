@@ -89,6 +89,7 @@ TPE's on every problem, zero duplicates, oracle time per trial at most twice Ran
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import math
@@ -111,6 +112,7 @@ import numpy as np  # noqa: E402
 import scipy.linalg  # noqa: E402
 from keras_tuner.engine import hyperparameters as hp_module  # noqa: E402
 from keras_tuner.engine.trial import TrialStatus  # noqa: E402
+from provenance import oracle_source  # noqa: E402
 from sample_efficiency import make_dense_deceptive, make_int_rastrigin  # noqa: E402
 from scipy.spatial.distance import cdist  # noqa: E402
 from seeds import keras_tuner_seed  # noqa: E402
@@ -660,12 +662,17 @@ def run_one(job: tuple) -> dict:
         "oracle_s": oracle_s,
         "total_s": time.perf_counter() - t0,
         **({"keras_tuner_seed": keras_tuner_seed(seed)} if method == "random" else {}),
+        **({"source": oracle_source()} if method == "evolution" else {}),
     }
 
 
 def is_current(run: dict) -> bool:
-    """False for a stored KT RandomSearch run from before its seeds were spaced (seeds.py):
-    those are run again rather than mixed with the new ones."""
+    """False for a stored run that would not be made again today, which is run again rather
+    than mixed with the new ones: an evolution run made by other code than the installed
+    package's (`provenance.oracle_source`), or a KT RandomSearch run from before its seeds
+    were spaced (seeds.py)."""
+    if run["method"] == "evolution":
+        return run.get("source") == oracle_source()
     return run["method"] != "random" or "keras_tuner_seed" in run
 
 
@@ -911,7 +918,9 @@ def markdown(
         "",
         f"`python benchmarks/compare.py --trials {budget} --seeds {len(seeds)}{first}`: "
         f"{budget} trials, {len(seeds)} seeds ({seeds.start}..{seeds.stop - 1}) per method and "
-        f"problem, one worker. EvolutionaryOracle{settings}. "
+        f"problem, one worker. EvolutionaryOracle{settings}, every run by the package of "
+        f"code digest `{oracle_source()}` (`benchmarks/provenance.py`: stored runs of other "
+        "code are run again). "
         "Normalised regret = (optimum - best so far) / (optimum - median random score): "
         "0 is the optimum, 1 a typical random configuration; lower is better; mean over seeds. "
         "See the script's docstring for the problems and methods. "
@@ -1111,6 +1120,25 @@ def plot(table, methods, problems, budget, path):
     plt.close(fig)
 
 
+def _run_jobs(jobs: list[tuple], workers: int, cached: dict, files: dict[str, str]) -> None:
+    """Runs `jobs` in forked workers, adding each run to `cached` and its method's file."""
+    oracle_source()  # here, once: the workers inherit it
+    gc.freeze()  # inherited objects are never collected in a worker (see multi_fidelity.py)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=20) as pool:
+            for run in pool.imap(run_one, jobs):
+                cached[_key(run)] = run
+                with open(files[run["method"]], "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(run) + "\n")
+                print(
+                    f"{run['method']:>16} {run['problem']:>16} seed {run['seed']}: best "
+                    f"{max(run['scores']):.4g}, {run['duplicates']} dup, {run['total_s']:.1f} s",
+                    flush=True,
+                )
+    finally:
+        gc.unfreeze()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200, help="budget per run")
@@ -1193,17 +1221,7 @@ def main(argv: list[str] | None = None) -> None:
                     if (method, problem, seed, budget) not in cached:  # --resume: stored
                         jobs.append((method, problem, seed, budget, extra))
     started = time.perf_counter()
-    context = multiprocessing.get_context("fork")
-    with context.Pool(args.workers, maxtasksperchild=20) as pool:
-        for run in pool.imap(run_one, jobs):
-            cached[_key(run)] = run
-            with open(files[run["method"]], "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(run) + "\n")
-            print(
-                f"{run['method']:>16} {run['problem']:>16} seed {run['seed']}: best "
-                f"{max(run['scores']):.4g}, {run['duplicates']} dup, {run['total_s']:.1f} s",
-                flush=True,
-            )
+    _run_jobs(jobs, args.workers, cached, files)
     results = {}
     for method in METHODS:
         for problem in problems:

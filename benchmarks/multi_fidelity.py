@@ -59,10 +59,7 @@ method's settings were tuned for this benchmark (each runs with its defaults).
 from __future__ import annotations
 
 import argparse
-import ast
-import functools
 import gc
-import glob
 import json
 import math
 import multiprocessing
@@ -84,6 +81,7 @@ import keras_tuner as kt  # noqa: E402
 import numpy as np  # noqa: E402
 from compare import OBJECTIVE, _suggest, make_conditional_arch, make_mixed_mlp  # noqa: E402
 from keras_tuner.engine.trial import TrialStatus  # noqa: E402
+from provenance import oracle_source  # noqa: E402
 from sample_efficiency import make_dense_deceptive  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 from seeds import keras_tuner_seed  # noqa: E402
@@ -339,46 +337,6 @@ def run_evolution(tr: Tracker, seed: int) -> dict:
     )
     _drive_kt(oracle, tr)
     return {"source": oracle_source()}
-
-
-@functools.cache
-def oracle_source() -> str:
-    """A digest of the installed package's code (`package_digest`), computed once per process:
-    `main` computes it before forking its workers, which inherit it."""
-    import keras_tuner_evolution
-
-    return package_digest(os.path.dirname(keras_tuner_evolution.__file__))
-
-
-def package_digest(folder: str) -> str:
-    """A digest of a package's code (tells runs of two versions of our oracles apart).
-
-    Every module counts: the fixed-epoch evolution's breeding lives in `guidance.py`,
-    `gene_pool.py`, `variation.py` and more, and runs stored before a change there once
-    passed for current ones. Comments and docstrings do not count (the parsed code is
-    hashed), so editing documentation keeps the stored runs.
-    """
-    import hashlib
-
-    digest = hashlib.blake2b(digest_size=6)
-    for path in sorted(glob.glob(os.path.join(folder, "**", "*.py"), recursive=True)):
-        with open(path, encoding="utf-8") as handle:
-            tree = ast.parse(handle.read())
-        for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if isinstance(body, list) and body and _is_docstring(body[0]):
-                node.body = body[1:] or [ast.Pass()]
-        digest.update(os.path.relpath(path, folder).encode() + ast.dump(tree).encode())
-    return digest.hexdigest()
-
-
-def _is_docstring(statement: ast.stmt) -> bool:
-    value = getattr(statement, "value", None)
-    return (
-        isinstance(statement, ast.Expr)
-        and isinstance(value, ast.Constant)
-        and isinstance(value.value, str)
-    )
 
 
 # Settings to try (`--ehb-options '{"brackets": null}'`): arguments of the oracle; empty for

@@ -127,6 +127,24 @@ def test_random_runs_from_before_the_spaced_seeds_are_run_again(tmp_path, monkey
     assert printed == ["1"]
 
 
+def test_evolution_runs_of_other_code_are_run_again(tmp_path, monkeypatch, capsys):
+    compare = load_compare()
+    monkeypatch.setattr(compare, "RESULTS", str(tmp_path))
+    common = ["--quick", "--problems", "int_rastrigin", "--workers", "1", "--methods", "evolution"]
+    compare.main([*common, "--output", str(tmp_path / "a")])
+    store = tmp_path / "runs" / "evolution.jsonl"
+    runs = [json.loads(line) for line in store.read_text().splitlines()]
+    assert {r["source"] for r in runs} == {compare.oracle_source()}
+    runs[0]["source"] = "older code"
+    del runs[2]["source"]  # stored before runs recorded their code
+    store.write_text("".join(json.dumps(r) + "\n" for r in runs))
+    capsys.readouterr()
+    compare.main([*common, "--resume", "--output", str(tmp_path / "b")])
+    printed = re.findall(r"evolution +int_rastrigin seed (\d+): best", capsys.readouterr().out)
+    assert printed == ["0", "2"]
+    assert f"code digest `{compare.oracle_source()}`" in (tmp_path / "b.md").read_text()
+
+
 def test_a_method_cut_short_is_labelled_with_its_seed_counts():
     compare = load_compare()
     assert compare.method_label("bayesian", [10, 10], 10) == "KT BayesianOptimization"

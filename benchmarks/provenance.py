@@ -1,0 +1,53 @@
+"""Which version of our code made a stored benchmark run.
+
+Benchmarks keep their runs on disk and `--resume`/`--reuse` read them back, so a report can
+mix runs of two versions of the package without anyone noticing: `multi_fidelity.md` once
+showed fixed-epoch `EvolutionaryOracle` runs older than its gene-pool breeding. Every stored
+run of our oracles records `oracle_source()`, and the benchmarks run again any run whose
+digest is not the current one.
+
+The digest covers every module of the package (the evolution's breeding lives in many of
+them) as parsed code, so editing comments or docstrings keeps the stored runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import glob
+import hashlib
+import os
+
+
+@functools.cache
+def oracle_source() -> str:
+    """The installed package's `package_digest`, computed once per process: benchmarks call
+    it before forking their workers, which inherit it (parsing in a forked worker can set off
+    a garbage collection of objects it inherited, see `multi_fidelity._run_jobs`)."""
+    import keras_tuner_evolution
+
+    return package_digest(os.path.dirname(keras_tuner_evolution.__file__))
+
+
+def package_digest(folder: str) -> str:
+    """A digest of the code of the package in `folder`: its modules' parsed code, without
+    docstrings, by relative path (12 hex digits)."""
+    digest = hashlib.blake2b(digest_size=6)
+    for path in sorted(glob.glob(os.path.join(folder, "**", "*.py"), recursive=True)):
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and _is_docstring(body[0]):
+                node.body = body[1:] or [ast.Pass()]
+        digest.update(os.path.relpath(path, folder).encode() + ast.dump(tree).encode())
+    return digest.hexdigest()
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    value = getattr(statement, "value", None)
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(value, ast.Constant)
+        and isinstance(value.value, str)
+    )
