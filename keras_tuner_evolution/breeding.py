@@ -50,14 +50,10 @@ class Breeding:
         if self.guidance is None or self.guidance.candidates <= 1:
             child = self._breed(breeders, factor)
             return None if child is None else child[:2]
-        count = self.guidance.candidates
         pool = self._gene_pool()
-        from_pool = count if pool is not None else getattr(self.guidance, "pool_candidates", 0)
-        if pool is None and from_pool:
-            pool = self._gene_pool(any_time=True)
         candidates: dict[str, tuple[Genome, dict[str, Any]]] = {}
-        for index in range(count):
-            if pool is None or index < count - from_pool:
+        for _ in range(self.guidance.candidates):
+            if pool is None:
                 child = self._breed(breeders, factor)
             else:
                 child = self._pool_child(*pool, factor)
@@ -96,7 +92,7 @@ class Breeding:
         self._model = ((n_hps, finished), model)
         return model
 
-    def _gene_pool(self, any_time: bool = False) -> tuple[GenePool, list[str]] | None:
+    def _gene_pool(self) -> tuple[GenePool, list[str]] | None:
         """The gene pool of the model's good group, and its trial ids, while the guidance
         breeds from one: fewer than its `gene_pool_until` results in, `min_scored` or more.
 
@@ -108,9 +104,7 @@ class Breeding:
         finished = len(self.results) + len(self.imported)
         # A guidance of the user's own (any object with `candidates` and `fit`) has none.
         pool_results = getattr(guidance, "gene_pool_results", None)
-        if pool_results is None:
-            return None
-        if not any_time and finished >= pool_results(self.shape.max_trials):
+        if pool_results is None or finished >= pool_results(self.shape.max_trials):
             return None
         ids, scores, direction = self._model_results()
         # Parents come from earlier generations only, as for two breeders (the lineage keeps

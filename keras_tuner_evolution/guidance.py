@@ -345,9 +345,6 @@ class DensityGuidance:
             `SMALL_BUDGET` (50), never otherwise (it wins early and costs later: tuning.md §7).
         gene_pool_bandwidth: Multiplier of the gene pool's steps (each ordered gene's step
             follows the spread of the good group's values), > 0.
-        pool_candidates: After the gene pool's results, how many of the `candidates` are
-            still children of the gene pool (the others: children of two breeders), in
-            `[0, candidates]`. 0 (default): none.
     """
 
     def __init__(
@@ -358,7 +355,6 @@ class DensityGuidance:
         prior: float = PRIOR,
         gene_pool_until: int | None = None,
         gene_pool_bandwidth: float = 1.0,
-        pool_candidates: int = 0,
     ):
         check_int(candidates, "candidates", minimum=1)
         check_fraction(good_fraction, "good_fraction", 0, 1, open_low=True, open_high=True)
@@ -372,12 +368,6 @@ class DensityGuidance:
         check_number(gene_pool_bandwidth, "gene_pool_bandwidth", minimum=0, strict=True)
         self.gene_pool_until = None if gene_pool_until is None else int(gene_pool_until)
         self.gene_pool_bandwidth = float(gene_pool_bandwidth)
-        check_int(pool_candidates, "pool_candidates", minimum=0)
-        if pool_candidates > candidates:
-            raise ValueError(
-                f"`pool_candidates` must be in [0, candidates={candidates}], got {pool_candidates}."
-            )
-        self.pool_candidates = int(pool_candidates)
         self._encoders: dict[tuple[int, int], Encoder] = {}
 
     def gene_pool_results(self, max_trials: int | None) -> int:
@@ -418,8 +408,7 @@ class DensityGuidance:
             f"DensityGuidance(candidates={self.candidates}, "
             f"good_fraction={self.good_fraction}, min_scored={self.min_scored}, "
             f"prior={self.prior}, gene_pool_until={self.gene_pool_until}, "
-            f"gene_pool_bandwidth={self.gene_pool_bandwidth}, "
-            f"pool_candidates={self.pool_candidates})"
+            f"gene_pool_bandwidth={self.gene_pool_bandwidth})"
         )
 
 

@@ -145,18 +145,6 @@ def test_gene_pool_until_zero_breeds_from_two_parents_only():
     assert max(len(record["parents"]) for record in engine.lineage.values()) <= 2
 
 
-def test_pool_candidates_keep_children_of_the_good_group_after_the_gene_pool():
-    mixed = _lineage(kte.DensityGuidance(gene_pool_until=0, pool_candidates=3))
-    plain = _lineage(kte.DensityGuidance(gene_pool_until=0))
-    children = [mixed.lineage[str(i)] for i in range(8, 60)]
-    # Some chosen children are the gene pool's (more than two parents), some two breeders'.
-    assert max(len(record["parents"]) for record in children) > 2
-    assert min(len(record["parents"]) for record in children) <= 2
-    assert max(len(record["parents"]) for record in plain.lineage.values()) <= 2
-    none = _lineage(kte.DensityGuidance(gene_pool_until=0, pool_candidates=0))
-    assert none.genomes == plain.genomes  # 0 is the default: the same search
-
-
 def test_guidance_without_the_attribute_breeds_as_before():
     class Custom:  # a user's guidance object: `candidates`, `fit` and a model with `score`
         candidates = 3
@@ -178,8 +166,6 @@ def test_guidance_without_the_attribute_breeds_as_before():
         ({"gene_pool_until": 2.5}, "gene_pool_until"),
         ({"gene_pool_bandwidth": 0}, "gene_pool_bandwidth"),
         ({"gene_pool_bandwidth": float("nan")}, "gene_pool_bandwidth"),
-        ({"pool_candidates": -1}, "pool_candidates"),
-        ({"pool_candidates": 7}, "pool_candidates"),  # more than the 6 candidates
     ],
 )
 def test_density_guidance_checks_the_gene_pool_arguments(kwargs, name):
