@@ -24,6 +24,7 @@ def id_order(trial_id: str) -> tuple[int, str]:
     """
     return len(trial_id), trial_id
 
+
 HISTORY_FILE = "history.json"
 
 # A lineage record's fields, in the order the oracle's saved state stores them.
