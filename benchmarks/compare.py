@@ -676,6 +676,20 @@ def is_current(run: dict) -> bool:
     return run["method"] != "random" or "keras_tuner_seed" in run
 
 
+def _current_runs(path: str) -> list[dict]:
+    """The stored runs of `path` that `is_current`; says how many others it leaves out."""
+    runs = _read_runs(path)
+    current = [run for run in runs if is_current(run)]
+    if len(current) < len(runs):
+        print(
+            f"{len(runs) - len(current)} runs in {os.path.basename(path)} were made by other "
+            "code (or with old Keras Tuner seeds): left out (--resume with their method runs "
+            "them again).",
+            flush=True,
+        )
+    return current
+
+
 # Metrics and report ---------------------------------------------------------------------------
 
 
@@ -1200,11 +1214,14 @@ def main(argv: list[str] | None = None) -> None:
         for name in sorted(os.listdir(store)):
             method = name[: -len(".jsonl")]
             if method in METHODS and method not in requested:
-                for run in filter(is_current, _read_runs(os.path.join(store, name))):
+                for run in _current_runs(os.path.join(store, name)):
                     cached[_key(run)] = run
     for path in files.values():
         if args.resume and os.path.exists(path):
-            for run in filter(is_current, _read_runs(path)):
+            kept = _current_runs(path)
+            with open(path, "w", encoding="utf-8") as handle:  # without the runs left out
+                handle.writelines(json.dumps(run) + "\n" for run in kept)
+            for run in kept:
                 cached[_key(run)] = run
         elif os.path.exists(path):
             os.remove(path)

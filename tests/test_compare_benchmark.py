@@ -140,8 +140,12 @@ def test_evolution_runs_of_other_code_are_run_again(tmp_path, monkeypatch, capsy
     store.write_text("".join(json.dumps(r) + "\n" for r in runs))
     capsys.readouterr()
     compare.main([*common, "--resume", "--output", str(tmp_path / "b")])
-    printed = re.findall(r"evolution +int_rastrigin seed (\d+): best", capsys.readouterr().out)
-    assert printed == ["0", "2"]
+    out = capsys.readouterr().out
+    assert "2 runs in evolution.jsonl were made by other code" in out
+    assert re.findall(r"evolution +int_rastrigin seed (\d+): best", out) == ["0", "2"]
+    again = [json.loads(line) for line in store.read_text().splitlines()]
+    assert sorted(r["seed"] for r in again) == [0, 1, 2]  # the old runs are gone from the file
+    assert {r["source"] for r in again} == {compare.oracle_source()}
     assert f"code digest `{compare.oracle_source()}`" in (tmp_path / "b.md").read_text()
 
 
