@@ -62,6 +62,17 @@ def test_report_names_the_target_and_merges_other_runs(bench, tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_a_report_of_one_method_has_no_target_section(bench, tmp_path, capsys):
+    rows = [_row("evolutionary_hyperband", "dense", 48, seed, 0.95) for seed in (1, 2)]
+    raw = {"command": "c", "seconds": 60.0, "written": "w", "workers": 1, "note": "", "rows": rows}
+    (tmp_path / "one.json").write_text(json.dumps(raw))
+    output = tmp_path / "one.md"
+    assert bench.main(["--reuse", "--output", str(output)]) == 0
+    text = output.read_text()
+    assert "## Medians over seeds" in text and "Issue 14's target" not in text
+    capsys.readouterr()
+
+
 def test_bad_arguments_are_refused(bench):
     with pytest.raises(SystemExit):
         bench.parse_args(["--methods", "grid"])
