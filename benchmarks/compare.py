@@ -89,11 +89,9 @@ TPE's on every problem, zero duplicates, oracle time per trial at most twice Ran
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import math
-import multiprocessing
 import os
 import statistics
 import sys
@@ -112,7 +110,7 @@ import numpy as np  # noqa: E402
 import scipy.linalg  # noqa: E402
 from keras_tuner.engine import hyperparameters as hp_module  # noqa: E402
 from keras_tuner.engine.trial import TrialStatus  # noqa: E402
-from provenance import oracle_source  # noqa: E402
+from provenance import forked_runs, oracle_source  # noqa: E402
 from sample_efficiency import make_dense_deceptive, make_int_rastrigin  # noqa: E402
 from scipy.spatial.distance import cdist  # noqa: E402
 from seeds import keras_tuner_seed  # noqa: E402
@@ -1136,21 +1134,15 @@ def plot(table, methods, problems, budget, path):
 
 def _run_jobs(jobs: list[tuple], workers: int, cached: dict, files: dict[str, str]) -> None:
     """Runs `jobs` in forked workers, adding each run to `cached` and its method's file."""
-    oracle_source()  # here, once: the workers inherit it
-    gc.freeze()  # inherited objects are never collected in a worker (see multi_fidelity.py)
-    try:
-        with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=20) as pool:
-            for run in pool.imap(run_one, jobs):
-                cached[_key(run)] = run
-                with open(files[run["method"]], "a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(run) + "\n")
-                print(
-                    f"{run['method']:>16} {run['problem']:>16} seed {run['seed']}: best "
-                    f"{max(run['scores']):.4g}, {run['duplicates']} dup, {run['total_s']:.1f} s",
-                    flush=True,
-                )
-    finally:
-        gc.unfreeze()
+    for run in forked_runs(run_one, jobs, workers, per_child=20):
+        cached[_key(run)] = run
+        with open(files[run["method"]], "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(run) + "\n")
+        print(
+            f"{run['method']:>16} {run['problem']:>16} seed {run['seed']}: best "
+            f"{max(run['scores']):.4g}, {run['duplicates']} dup, {run['total_s']:.1f} s",
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -59,10 +59,8 @@ method's settings were tuned for this benchmark (each runs with its defaults).
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
-import multiprocessing
 import os
 import statistics
 import sys
@@ -81,7 +79,7 @@ import keras_tuner as kt  # noqa: E402
 import numpy as np  # noqa: E402
 from compare import OBJECTIVE, _suggest, make_conditional_arch, make_mixed_mlp  # noqa: E402
 from keras_tuner.engine.trial import TrialStatus  # noqa: E402
-from provenance import oracle_source  # noqa: E402
+from provenance import forked_runs, oracle_source  # noqa: E402
 from sample_efficiency import make_dense_deceptive  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 from seeds import keras_tuner_seed  # noqa: E402
@@ -788,23 +786,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run_jobs(jobs: list[tuple], workers: int, stored: list[dict], path: str) -> None:
     """Runs `jobs` in forked workers, appending each run to `stored` and the runs file."""
-    oracle_source()  # here, once: the workers inherit it
-    # Objects the workers inherit are never collected there: a collection in a forked worker
-    # ran TensorFlow's finalizers (of models built earlier in this process), which abort.
-    gc.freeze()
-    try:
-        with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=50) as pool:
-            for run in pool.imap(_job, jobs):
-                stored.append(run)
-                with open(path, "a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(run) + "\n")
-                print(
-                    f"{run['method']:>22} {run['problem']:>20} B={run['budget']:<3} seed "
-                    f"{run['seed']}: regret {run['regret']:.3f} ({run['total_s']:.1f} s)",
-                    flush=True,
-                )
-    finally:
-        gc.unfreeze()
+    for run in forked_runs(_job, jobs, workers, per_child=50):
+        stored.append(run)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(run) + "\n")
+        print(
+            f"{run['method']:>22} {run['problem']:>20} B={run['budget']:<3} seed "
+            f"{run['seed']}: regret {run['regret']:.3f} ({run['total_s']:.1f} s)",
+            flush=True,
+        )
 
 
 def _drop_stale(stored: list[dict], path: str) -> list[dict]:

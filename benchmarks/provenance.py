@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import ast
 import functools
+import gc
 import glob
 import hashlib
+import multiprocessing
 import os
+from collections.abc import Callable, Iterator
 
 
 @functools.cache
@@ -51,3 +54,19 @@ def _is_docstring(statement: ast.stmt) -> bool:
         and isinstance(value, ast.Constant)
         and isinstance(value.value, str)
     )
+
+
+def forked_runs(function: Callable, jobs: list, workers: int, per_child: int) -> Iterator:
+    """`function(job)` of each job, in order, from forked worker processes.
+
+    The digest is computed here, once, and the workers inherit it. Objects the workers
+    inherit are never collected there (`gc.freeze`): a collection in a forked worker ran
+    TensorFlow's finalizers (of models built earlier in the process), which abort.
+    """
+    oracle_source()
+    gc.freeze()
+    try:
+        with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=per_child) as pool:
+            yield from pool.imap(function, jobs)
+    finally:
+        gc.unfreeze()
