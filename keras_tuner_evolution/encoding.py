@@ -8,6 +8,7 @@ rows instead of reading dictionaries, and candidates are scored at once by table
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -97,11 +98,13 @@ class Encoder:
         if len(self._kept) + len(genomes) > _MAX_ROWS:
             self._positions.clear()
             self._kept.clear()
-        try:  # usually all are known: looked up without a Python loop
-            known = map(self._positions.__getitem__, map(id, genomes))
-            positions = np.fromiter(known, dtype=int, count=len(genomes))
-        except KeyError:  # new genomes (usually only the last result's)
-            positions = np.array([self._position(genome) for genome in genomes], dtype=int)
+        # Looked up without a Python loop; -1 marks a new genome (usually only the last
+        # result's), and only those are encoded: a loop over every genome would make each fit
+        # cost more as the results grow.
+        found = map(self._positions.get, map(id, genomes), itertools.repeat(-1))
+        positions = np.fromiter(found, dtype=int, count=len(genomes))
+        for index in np.flatnonzero(positions < 0).tolist():
+            positions[index] = self._position(genomes[index])
         return self._coordinates[positions], self._codes[positions]
 
     def _position(self, genome: Mapping[str, Any]) -> int:

@@ -152,6 +152,29 @@ def test_encoded_genomes_are_the_encoded_coordinates():
     np.testing.assert_array_equal(again[1], from_genomes[1][::-1])
 
 
+def test_a_fit_encodes_only_the_genomes_it_has_not_seen(monkeypatch):
+    """The engine refits after every result with all results so far: only the new ones are
+    encoded (a pass over every genome made each fit cost more as the search went on), and
+    the rows are those of one encoding of all of them, new genomes in the middle included."""
+    space = scoped_space()
+    genomes = random_genomes(space, 60, 12)
+    encoder = encoding.Encoder(space)
+    encoder.encode(genomes[:40])
+    encoded = []
+    original = encoding.Encoder._position
+    monkeypatch.setattr(
+        encoding.Encoder,
+        "_position",
+        lambda self, genome: encoded.append(id(genome)) or original(self, genome),
+    )
+    mixed = genomes[:20] + genomes[40:50] + genomes[20:40] + genomes[50:] + genomes[45:47]
+    rows = encoder.encode(mixed)
+    assert set(encoded) == {id(genome) for genome in genomes[40:]}
+    assert len(encoder._kept) == 60  # each genome encoded once
+    for left, right in zip(rows, encoding.Encoder(space).matrices(mixed)):
+        np.testing.assert_array_equal(left, right)
+
+
 def test_counted_codes_give_the_log_ratios_of_the_values():
     rng = np.random.default_rng(11)
     for prior in (0.5, 1.0, 3.0):
