@@ -31,6 +31,12 @@ long training, see the Spearman columns of the report):
   shape: low learning rates, large batches and high dropout start slow. Added to check a
   start-rung rule chosen on the two problems above (since reverted) and written once before
   any run: held out from every choice.
+- `conditional_fast_best` and `conditional_even`: `conditional_crossing`'s space and final
+  scores, with the best branch (cnn) learning fastest and mlp slowest, and with every branch
+  learning at the same speed (only low learning rates start slow). Added on 2026-12-01 to
+  check `promote_by_family` (promotions within a model family, chosen on
+  `conditional_crossing`), written before it ran on them: where families learn alike, the
+  rule only splits the promotions.
 
 Methods, each given `B` full trainings = `27 * B` epochs (B = 10, 30, 100), seeds 1..10
 (Keras Tuner treats seed 0 as "no seed"), one worker; every epoch is counted:
@@ -157,17 +163,40 @@ def make_dense_crossing() -> Problem:
     return Problem("dense_crossing", space, value, optimum)
 
 
-def make_conditional_crossing() -> Problem:
-    """`conditional_arch`'s final scores; cnn and low learning rates learn slowly."""
+def _conditional_curves(name: str, arch_slowness: dict, arch_weight: float) -> Problem:
+    """`conditional_arch`'s final scores (best branch: cnn); a branch and low learning rates
+    learn slowly, the branch weighing `arch_weight` of the slowness, the learning rate the
+    rest."""
     space, final, optimum = make_conditional_arch()
-    arch_slowness = {"mlp": 0.1, "transformer": 0.5, "cnn": 1.0}
+    lr_weight = 1.0 - arch_weight
 
     def value(genome: dict, epochs: int) -> float:
-        slowness = 0.6 * arch_slowness[genome["arch"]] + 0.4 * _slow_learning_rate(genome)
+        slowness = arch_weight * arch_slowness[genome["arch"]] + lr_weight * _slow_learning_rate(
+            genome
+        )
         gap = 8.0 * (0.2 + 0.8 * slowness)
         return final(genome) - gap * _decay(epochs, 1.5 - slowness)
 
-    return Problem("conditional_crossing", space, value, optimum)
+    return Problem(name, space, value, optimum)
+
+
+def make_conditional_crossing() -> Problem:
+    """The best branch (cnn) and low learning rates learn slowly, mlp fastest."""
+    slowness = {"mlp": 0.1, "transformer": 0.5, "cnn": 1.0}
+    return _conditional_curves("conditional_crossing", slowness, 0.6)
+
+
+def make_conditional_fast_best() -> Problem:
+    """The best branch (cnn) learns fastest, mlp slowest; low learning rates slowly."""
+    slowness = {"mlp": 1.0, "transformer": 0.5, "cnn": 0.1}
+    return _conditional_curves("conditional_fast_best", slowness, 0.6)
+
+
+def make_conditional_even() -> Problem:
+    """Every branch learns at the same speed; only low learning rates learn slowly."""
+    return _conditional_curves(
+        "conditional_even", dict.fromkeys(("mlp", "transformer", "cnn"), 0.0), 0.0
+    )
 
 
 def make_mixed_crossing() -> Problem:
@@ -207,6 +236,8 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
     "conditional_crossing": make_conditional_crossing,
     "dense_real": make_dense_real,
     "mixed_crossing": make_mixed_crossing,
+    "conditional_fast_best": make_conditional_fast_best,
+    "conditional_even": make_conditional_even,
 }
 
 

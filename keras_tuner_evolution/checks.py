@@ -55,3 +55,9 @@ def check_choice(value: Any, name: str, accepted: tuple[str, ...]) -> None:
     if value not in accepted:
         options = ", ".join(repr(option) for option in accepted)
         raise ValueError(f"`{name}` must be one of {options}, got {value!r}.")
+
+
+def check_bool(value: Any, name: str) -> None:
+    """Raises a ValueError naming `name` unless `value` is True or False."""
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False, got {value!r}.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from keras_tuner_evolution.selection import ranks
 
@@ -163,21 +164,24 @@ def promotion(
 
 
 def bracket_promotion(
-    results: Mapping[int, Sequence[Sequence[tuple[str, float]]]],
+    results: Mapping[Any, Sequence[Sequence[tuple[str, float]]]],
     promoted: Sequence[set[str]],
     factor: int,
     direction: str,
     everyone: bool = False,
 ) -> tuple[str, int] | None:
-    """The next promotion when configurations start at different rungs (Hyperband's brackets).
+    """The next promotion when configurations are compared in groups (Hyperband's brackets).
 
-    Each bracket (the configurations that started at one rung) promotes on its own, as
-    `promotion` does: a configuration is compared only with those that started where it did,
-    as in Hyperband. Of the brackets' candidates, the highest rung goes first, then the better
-    score (scores at one rung are comparable), then the bracket that started lower.
+    Each group promotes on its own, as `promotion` does: a configuration is compared only with
+    those of its group. A group is a bracket (the configurations that started at one rung), as
+    in Hyperband, or a bracket and a family of models (`EvolutionaryHyperbandOracle`'s
+    `promote_by_family`). Of the groups' candidates, the highest rung goes first, then the
+    better score (scores at one rung are comparable), then the group that sorts first (the
+    bracket that started lower).
 
     Args:
-        results: Per start rung, per rung (all but the last), the `(config id, score)` results.
+        results: Per group (sortable keys: start rungs, or `(start rung, family)` tuples), per
+            rung (all but the last), the `(config id, score)` results.
         promoted: Per rung, the ids already promoted from it (or running at the next rung).
         factor: Keep the top `1 / factor`, >= 2.
         direction: "max" or "min".

@@ -21,7 +21,7 @@ from keras_tuner.engine.trial import TrialStatus
 from keras_tuner_evolution import fidelity, persistence
 from keras_tuner_evolution import scores as scores_lib
 from keras_tuner_evolution import space as space_lib
-from keras_tuner_evolution.checks import check_int
+from keras_tuner_evolution.checks import check_bool, check_int
 from keras_tuner_evolution.config import (
     EvolutionConfig,
     default_population_size,
@@ -29,6 +29,7 @@ from keras_tuner_evolution.config import (
 from keras_tuner_evolution.engine import IDLE, RUN, STOP, Decision
 from keras_tuner_evolution.history import Generation, History, id_order
 from keras_tuner_evolution.oracle import EvolutionaryOracle, make_config
+from keras_tuner_evolution.rung_view import RungView
 from keras_tuner_evolution.scores import at_least
 
 logger = logging.getLogger("keras_tuner_evolution")
@@ -121,6 +122,14 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             start at 1 epoch, 12 at 3, 6 at 9 and 4 at 27), which hedges against short
             training that ranks configurations wrongly; it cost regret at 10 and 30 full
             trainings on the multi-fidelity benchmark (`docs/multi_fidelity.md`).
+        promote_by_family: Compare a configuration for promotion only with those of its own
+            family as well as its bracket (default True): the configurations that share its
+            values of the space's family genes (`space.family_genes`: unordered choices that
+            open conditional scopes, such as `arch` in {"mlp", "cnn", "transformer"}). Kinds
+            of model often learn at different speeds, and a few epochs would promote the
+            fast starters only; so each family's best go on to be judged trained longer. A
+            space without such a gene is not affected. False: within brackets only, as
+            Keras Tuner's Hyperband.
         config: The evolution's arguments as one `EvolutionConfig` (instead of keywords).
         **evolution: The evolution's arguments (see `EvolutionConfig`); `patience` is not
             supported here (scores of different epoch counts do not make one series). Three
@@ -149,12 +158,15 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         max_trials: int | None = None,
         min_epochs: int = 1,
         brackets: int | None = 1,
+        promote_by_family: bool = True,
         config: EvolutionConfig | None = None,
         **evolution: Any,
     ):
         _check_arguments(
             max_epochs, factor, hyperband_iterations, min_epochs, max_epochs_total, brackets
         )
+        check_bool(promote_by_family, "promote_by_family")
+        self.promote_by_family = promote_by_family
         evolution = evolution if config is not None else {**BREEDING_DEFAULTS, **evolution}
         config = make_config(config, evolution, type(self).__name__)
         _check_config(config)
@@ -187,6 +199,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         self.engine.guidance_results = self._guidance_results
         self.fidelity: dict[str, list] = {}  # trial id -> [configuration id, rung]
         self._cached: RungView | None = None
+        self._families: dict[str, Any] = {}
         self._encoded_trials = persistence.GrowingJSON()
 
     # Handing out trials ----------------------------------------------------------------------
@@ -277,9 +290,9 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         """`(configuration, rung)` to promote next, if the budget left could carry it to the
         top rung (`_reaches_top`)."""
         view = self._view()
-        brackets = {start: results[:-1] for start, results in view.bracket_results.items()}
+        groups = {group: results[:-1] for group, results in view.group_results.items()}
         found = fidelity.bracket_promotion(
-            brackets, view.promoted, self.factor, self.objective.direction, everyone
+            groups, view.promoted, self.factor, self.objective.direction, everyone
         )
         return found if found and self._reaches_top(self.rungs[found[1]], left) else None
 
@@ -304,8 +317,25 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         times per call, and scanning every trial each time made the oracle slow)."""
         key = (len(self.trials), len(self.end_order), len(self.fidelity))
         if self._cached is None or self._cached.key != key:
-            self._cached = RungView.of(self, key)
+            family = self._family if self.promote_by_family else None
+            self._cached = RungView.of(self.trials, self.fidelity, self.rungs, key, family)
         return self._cached
+
+    def _family(self, config_id: str) -> tuple:
+        """A configuration's family: its values of `space.family_genes` (promotions compare
+        configurations only within their family when `promote_by_family`). Cached: the view
+        is rebuilt whenever a trial starts or ends."""
+        size = len(self.hyperparameters.space)
+        if self._families.get("size") != size:  # the space grew: its family genes may too
+            genes = space_lib.family_genes(self.hyperparameters)
+            self._families = {"size": size, "genes": genes, "of": {}}
+        families = self._families["of"]
+        if config_id not in families:
+            values = self.trials[config_id].hyperparameters.values
+            # As text: groups are sorted, and a trial from before a gene existed has None.
+            genes = self._families["genes"]
+            families[config_id] = tuple(repr(values.get(name)) for name in genes)
+        return families[config_id]
 
     def _trial_at(self, config_id: str, rung: int) -> str:
         return self._view().trial_at[(config_id, rung)]
@@ -367,6 +397,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             "min_epochs": self.min_epochs,
             "rungs": self.rungs,
             "brackets": self.brackets,
+            "promote_by_family": self.promote_by_family,
             "budget": self.budget,
             "trials": self.fidelity,
         }
@@ -387,6 +418,8 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             self.max_epochs, self.factor = saved["max_epochs"], saved["factor"]
             self.min_epochs, self.rungs = saved["min_epochs"], saved["rungs"]
             self.brackets = saved.get("brackets", 1)  # saved before brackets: all at rung 0
+            # Saved before families: promoted within brackets only.
+            self.promote_by_family = saved.get("promote_by_family", False)
             self.budget = max(self.budget, saved["budget"]) if self.budget else saved["budget"]
             self.fidelity = {tid: list(row) for tid, row in saved["trials"].items()}
         self._cached = None
@@ -442,58 +475,3 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
     def trial_score(self, trial_id: str) -> float | None:
         """The score of a completed trial, at the epochs it was trained for."""
         return self._final_score(self.trials[trial_id]) if trial_id in self.trials else None
-
-
-@dataclasses.dataclass
-class RungView:
-    """The trials of a multi-fidelity search seen by rung (a snapshot, see `_view`)."""
-
-    key: tuple
-    rows: list[tuple[str, int]]  # per trial in start order: (configuration, rung); unknown: 0
-    configs: list[str]
-    trial_at: dict[tuple[str, int], str]
-    results: list[list[tuple[str, float]]]  # per rung: completed (configuration, score)
-    promoted: list[set[str]]  # per rung: configurations with a trial at the next rung
-    highest: dict[str, tuple[int, float]]
-    start: dict[str, int]  # configuration -> the rung it started at (its bracket)
-    started: list[int]  # per rung, how many configurations started there
-    bracket_results: dict[int, list[list[tuple[str, float]]]]  # `results` per start rung
-    spent: int  # epochs handed out (running trials included)
-
-    @classmethod
-    def of(cls, oracle: EvolutionaryHyperbandOracle, key: tuple) -> RungView:
-        rungs = oracle.rungs
-        rows = [tuple(oracle.fidelity.get(tid, (tid, 0))) for tid in oracle.trials]
-        results: list[list[tuple[str, float]]] = [[] for _ in rungs]
-        promoted: list[set[str]] = [set() for _ in rungs]
-        highest: dict[str, tuple[int, float]] = {}
-        start = {
-            tid: rung for tid, (config_id, rung) in zip(oracle.trials, rows) if config_id == tid
-        }
-        bracket_results = {s: [[] for _ in rungs] for s in sorted(set(start.values()))}
-        spent = 0
-        for trial_id, (config_id, rung) in zip(oracle.trials, rows):
-            continued = config_id != trial_id
-            spent += rungs[rung] - (rungs[rung - 1] if continued else 0)
-            if continued:
-                promoted[rung - 1].add(config_id)
-            trial = oracle.trials[trial_id]
-            if trial.status == TrialStatus.COMPLETED and trial.score is not None:
-                results[rung].append((config_id, float(trial.score)))
-                bracket = bracket_results.setdefault(start.get(config_id, 0), [[] for _ in rungs])
-                bracket[rung].append((config_id, float(trial.score)))
-                if rung >= highest.get(config_id, (-1, 0.0))[0]:
-                    highest[config_id] = (rung, float(trial.score))
-        return cls(
-            key=key,
-            rows=rows,
-            configs=list(start),
-            trial_at={tuple(row): tid for tid, row in zip(oracle.trials, rows)},
-            results=results,
-            promoted=promoted,
-            highest=highest,
-            start=start,
-            started=[list(start.values()).count(rung) for rung in range(len(rungs))],
-            bracket_results=bracket_results,
-            spent=spent,
-        )

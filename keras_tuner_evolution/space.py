@@ -254,6 +254,26 @@ def condition_parents(space: HyperParameters) -> set[str]:
     return {condition.name for hp in space.space for condition in hp.conditions}
 
 
+def family_genes(space: HyperParameters) -> list[str]:
+    """The genes that choose a configuration's *family*: unordered hyperparameters (`Choice`
+    without order, `Boolean`) that open conditional scopes and are not inside one themselves,
+    in declaration order. In `arch` in {"mlp", "cnn", "transformer"}, each with its own
+    hyperparameters, `arch` is one; a layer count (ordered) is not.
+
+    Families are kinds of model rather than sizes of one, and they often learn at different
+    speeds, so a few epochs rank them against each other least reliably.
+    """
+    parents = condition_parents(space)
+    return [
+        hp.name
+        for hp in space.space
+        if hp.name in parents
+        and not hp.conditions
+        and isinstance(hp, (hp_module.Choice, hp_module.Boolean))
+        and not is_ordered(hp)
+    ]
+
+
 def count_configurations(space: HyperParameters) -> int | None:
     """Counts the distinct genomes of a space, or None when it is infinite or huge.
 

@@ -253,6 +253,9 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
         brackets: How many of Hyperband's brackets new configurations start in (1, default:
             all start at the lowest rung; None: all brackets, in Hyperband's proportions).
             See the oracle.
+        promote_by_family: Promotions compare a configuration only with those of its own
+            family (its values of the space's unordered choices that open conditional
+            scopes, such as `arch`); default True. See the oracle.
         max_training_time: Seconds of training per trial; see `EvolutionaryTuner`.
         tensorboard_dir: See `EvolutionaryTuner`.
         **kwargs: The evolution's arguments (see `EvolutionConfig`) and the keyword arguments
@@ -276,6 +279,7 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
         max_trials: int | None = None,
         min_epochs: int = 1,
         brackets: int | None = 1,
+        promote_by_family: bool = True,
         max_training_time: float | None = None,
         tensorboard_dir: str | None = None,
         **kwargs,
@@ -296,6 +300,7 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
             max_trials=max_trials,
             min_epochs=min_epochs,
             brackets=brackets,
+            promote_by_family=promote_by_family,
             **evolution,
         )
         self.epochs_seen: dict[str, list[int]] = {}  # trial id -> epochs run (see on_trial_end)

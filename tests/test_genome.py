@@ -107,3 +107,23 @@ def test_count_of_two_booleans_is_four():
     space.Boolean("a")
     space.Boolean("b")
     assert space_lib.count_configurations(space) == 4
+
+
+def test_family_genes_are_unordered_root_choices_that_open_scopes():
+    hp = kt.HyperParameters()
+    hp.Choice("arch", ["mlp", "cnn"])  # a family gene
+    hp.Boolean("extra")  # unordered and at the root, but opens no scope
+    hp.Int("layers", 1, 3)  # opens a scope, but ordered: a size, not a kind
+    hp.Choice("width", [16, 32, 64])  # numeric choices are ordered
+    with hp.conditional_scope("arch", "mlp"):
+        hp.Choice("activation", ["relu", "tanh"])  # opens a scope, but inside one
+        with hp.conditional_scope("activation", "tanh"):
+            hp.Float("slope", 0.0, 1.0)
+    with hp.conditional_scope("layers", [2, 3]):
+        hp.Float("dropout", 0.0, 0.5)
+    with hp.conditional_scope("width", [64]):
+        hp.Boolean("wide_norm")
+    hp.Boolean("residual")  # a Boolean family gene, declared after the others
+    with hp.conditional_scope("residual", True):
+        hp.Int("skip", 1, 2)
+    assert space_lib.family_genes(hp) == ["arch", "residual"]

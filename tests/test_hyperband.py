@@ -9,6 +9,7 @@ from keras_tuner.engine.trial import TrialStatus
 
 import keras_tuner_evolution as kte
 from keras_tuner_evolution import fidelity
+from keras_tuner_evolution import space as space_lib
 from keras_tuner_evolution.hyperband import EvolutionaryHyperbandOracle
 from keras_tuner_evolution.tuners import check_epochs
 from tests.golden.scenarios import conditional_space
@@ -130,6 +131,58 @@ def test_promotions_compare_only_configurations_of_one_bracket(tmp_path):
         results.setdefault((values["tuner/bracket"], values["tuner/epochs"]), []).append(
             trial.score
         )
+
+
+def family_curve(values, epochs):
+    """cnn ends best but trails every other model until it is trained `max_epochs` (27)."""
+    lr_fit = -abs(math.log10(values["lr"]) + 2.5) / 4
+    final = {"mlp": 1.0, "linear": 0.5, "cnn": 2.0}[values["model"]] + lr_fit
+    return final - (10.0 if values["model"] == "cnn" and epochs < 27 else 0.0)
+
+
+def family_search(tmp_path, name, promote_by_family):
+    oracle = make_oracle(
+        tmp_path, name=name, space=conditional_space(), promote_by_family=promote_by_family
+    )
+    trials = []
+    while (trial := step(oracle)) is not None:
+        values = trial.hyperparameters.values
+        finish(oracle, trial, family_curve(values, values["tuner/epochs"]))
+        trials.append(trial)
+    return oracle, trials
+
+
+@pytest.mark.parametrize("promote_by_family", [True, False])
+def test_promotions_compare_configurations_within_their_family(tmp_path, promote_by_family):
+    """A model family that trails at low epochs reaches the top rung only when promotions
+    compare configurations within their family (`space.family_genes`: here `model`)."""
+    oracle, trials = family_search(tmp_path, "families", promote_by_family)
+    fresh = [i for i, t in enumerate(trials) if "tuner/trial_id" not in t.hyperparameters.values]
+    # Before the last new configuration (after it, the budget left goes down each ranking).
+    promoted = [t for t in trials[: fresh[-1]] if "tuner/trial_id" in t.hyperparameters.values]
+    models = {t.hyperparameters.values["model"] for t in promoted}
+    assert ("cnn" in models) == promote_by_family and "mlp" in models
+    best = oracle.get_best_trials(1)[0].hyperparameters.values
+    assert (best["model"] == "cnn") == promote_by_family
+
+
+def test_a_space_without_families_is_promoted_as_before(tmp_path):
+    """`promote_by_family` changes nothing where no unordered choice opens a scope."""
+    assert space_lib.family_genes(mixed_space()) == []
+    on = run(make_oracle(tmp_path, seed=3, name="on", promote_by_family=True))
+    off = run(make_oracle(tmp_path, seed=3, name="off", promote_by_family=False))
+    assert [t.hyperparameters.values for t in on] == [t.hyperparameters.values for t in off]
+
+
+def test_a_search_saved_before_families_resumes_promoting_within_brackets(tmp_path):
+    oracle = make_oracle(tmp_path, name="old", space=conditional_space())
+    run(oracle, limit=10)
+    state = oracle.get_state()
+    assert state["fidelity"]["promote_by_family"] is True
+    del state["fidelity"]["promote_by_family"]  # as 0.2 saved it
+    resumed = make_oracle(tmp_path, name="old", space=conditional_space())
+    resumed.set_state(state)
+    assert resumed.promote_by_family is False
 
 
 def test_default_budget_is_what_keras_tuner_hyperband_trains(tmp_path):
@@ -327,6 +380,7 @@ def test_conditional_spaces_keep_only_active_values(tmp_path):
         (dict(max_epochs_total=40), "max_epochs_total"),
         (dict(brackets=0), "brackets"),
         (dict(brackets=5), "brackets"),
+        (dict(promote_by_family="yes"), "promote_by_family"),
         (dict(patience=2), "patience"),
         (dict(warm_start_from=("d", "p")), "warm_start_from"),
     ],

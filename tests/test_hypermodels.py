@@ -10,6 +10,7 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
+from keras_tuner_evolution import space as space_lib
 from keras_tuner_evolution.hypermodels import DenseHyperModel, infer_output
 
 DEFAULT_NAMES = {
@@ -84,6 +85,12 @@ def test_default_space_has_exactly_the_15_hyperparameters():
         assert values[f"neurons{i}"] == [0, 16, 32, 64, 128, 256, 512, 1024]
     for name in ["input_dropout", *(f"dropout{i}" for i in range(5))]:
         assert values[name] == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+
+
+def test_the_default_space_has_no_model_families():
+    """Its layer switches are sizes (ordered), not kinds: `EvolutionaryHyperband` promotes it
+    within brackets only, with or without `promote_by_family`."""
+    assert space_lib.family_genes(_space(_hypermodel())) == []
 
 
 def test_a_tuner_discovers_the_whole_space_at_construction(tmp_path):

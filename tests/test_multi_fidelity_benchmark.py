@@ -8,8 +8,10 @@ import math
 import os
 import sys
 
+import numpy as np
 import pytest
 
+from keras_tuner_evolution import space as space_lib
 from tests.helpers import ROOT, load_script
 
 pytest.importorskip("optuna")
@@ -100,6 +102,26 @@ def test_the_held_out_mixed_problem_ends_at_mixed_mlps_scores():
               "activation": "relu"}  # fmt: skip
     assert problem.full(genome) == pytest.approx(final(genome))
     assert problem.value(genome, 1) < problem.value(genome, 9) < problem.full(genome)
+
+
+def test_the_family_check_problems_differ_only_in_which_branch_learns_slowly():
+    mf = load_benchmark()
+    crossing, fast_best, even = (
+        mf.PROBLEMS[name]()
+        for name in ("conditional_crossing", "conditional_fast_best", "conditional_even")
+    )
+    rng = np.random.default_rng(3)
+    genomes = [space_lib.random_genome(crossing.space, rng) for _ in range(200)]
+    for genome in genomes:  # the same final scores
+        assert crossing.full(genome) == fast_best.full(genome) == even.full(genome)
+
+    def gap_at_one_epoch(problem, arch):
+        picked = [g for g in genomes if g["arch"] == arch and g["learning_rate"] > 1e-2]
+        return np.mean([problem.full(g) - problem.value(g, 1) for g in picked])
+
+    assert gap_at_one_epoch(crossing, "cnn") > gap_at_one_epoch(crossing, "mlp")
+    assert gap_at_one_epoch(fast_best, "cnn") < gap_at_one_epoch(fast_best, "mlp")
+    assert gap_at_one_epoch(even, "cnn") == pytest.approx(gap_at_one_epoch(even, "mlp"), rel=0.2)
 
 
 def test_notes_say_when_runs_of_two_oracle_versions_are_mixed():

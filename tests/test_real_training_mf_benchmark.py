@@ -36,6 +36,17 @@ def test_the_conv_hypermodel_builds_each_depth_with_only_its_filters_active(benc
     assert model.output_shape == (None, 10)
 
 
+def test_the_conv_hypermodel_has_no_model_families(bench):
+    """Its only scope parent is a block count (ordered), so `promote_by_family` changes
+    nothing in these searches (the real-training reports stand)."""
+    from keras_tuner_evolution import space as space_lib
+
+    hp = keras_tuner.HyperParameters()
+    bench.conv_hypermodel().build(hp)
+    assert space_lib.condition_parents(hp) == {"conv_blocks"}
+    assert space_lib.family_genes(hp) == []
+
+
 def _row(method, hypermodel, budget, seed, best):
     return {
         "method": method, "hypermodel": hypermodel, "budget": budget, "seed": seed,
