@@ -479,6 +479,47 @@ def test_promoted_models_continue_their_checkpoint(tmp_path):
     assert best_model.evaluate(xv, yv, verbose=0)[1] == pytest.approx(best.score, abs=1e-6)
 
 
+def _build_families(hp):
+    """Two kinds of model: a linear one, or an MLP with its own hyperparameters."""
+    import keras
+
+    layers = [keras.Input((64,))]
+    if hp.Choice("arch", ["linear", "mlp"]) == "mlp":
+        with hp.conditional_scope("arch", "mlp"):
+            layers.append(keras.layers.Dense(hp.Int("units", 8, 64, step=8), activation="relu"))
+    layers.append(keras.layers.Dense(10, activation="softmax"))
+    model = keras.Sequential(layers)
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp.Choice("learning_rate", [1e-3, 1e-2, 3e-2])),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+@pytest.mark.slow
+def test_a_search_of_model_families_promotes_within_each(tmp_path):
+    """Real training through the tuner: configurations are grouped by `arch` for promotion,
+    each promoted model continues its checkpoint, and a resumed search keeps the rule."""
+    x, y, xv, yv = _digits()
+    arguments = dict(
+        objective="val_accuracy", max_epochs=3, factor=3, max_epochs_total=30, seed=3,
+        directory=str(tmp_path), project_name="families",
+    )  # fmt: skip
+    tuner = kte.EvolutionaryHyperband(_build_families, **arguments)
+    tuner.search(x, y, validation_data=(xv, yv), verbose=0)
+    oracle = tuner.oracle
+    view = oracle._view()
+    assert {family for _, family in view.group_results} == {("'linear'",), ("'mlp'",)}
+    promoted = [t for t in oracle.trials.values() if "tuner/trial_id" in t.hyperparameters.values]
+    assert promoted and all(t.hyperparameters.values["tuner/initial_epoch"] == 1 for t in promoted)
+    assert tuner.get_best_models(1)[0] is not None
+    resumed = kte.EvolutionaryHyperband(
+        _build_families, promote_by_family=False, overwrite=False, **arguments
+    )
+    assert resumed.oracle.promote_by_family is True  # the saved search's rule
+
+
 @pytest.mark.slow
 def test_a_custom_run_trial_that_trains_full_epochs_is_stopped_with_a_clear_error(tmp_path):
     x, y, xv, yv = _digits()
