@@ -11,7 +11,8 @@ from typing import Any
 from keras_tuner.engine.trial import TrialStatus
 
 # A promotion group: the rung its configurations started at (their bracket), and their family
-# (`fidelity.family_of`; empty when configurations are not grouped by family).
+# (their values of `space.family_genes`, see `EvolutionaryHyperbandOracle._family`; empty when
+# configurations are not grouped by family).
 Group = tuple[int, tuple]
 
 

@@ -426,15 +426,12 @@ def _digits():
     return x[order[:300]], y[order[:300]], x[order[300:]], y[order[300:]]
 
 
-def _build(hp):
+def _compiled(hp, hidden):
+    """A digits classifier of `hidden` layers, its learning rate tuned."""
     import keras
 
     model = keras.Sequential(
-        [
-            keras.Input((64,)),
-            keras.layers.Dense(hp.Int("units", 8, 64, step=8), activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
+        [keras.Input((64,)), *hidden, keras.layers.Dense(10, activation="softmax")]
     )
     model.compile(
         optimizer=keras.optimizers.Adam(hp.Choice("learning_rate", [1e-3, 1e-2, 3e-2])),
@@ -442,6 +439,12 @@ def _build(hp):
         metrics=["accuracy"],
     )
     return model
+
+
+def _build(hp):
+    import keras
+
+    return _compiled(hp, [keras.layers.Dense(hp.Int("units", 8, 64, step=8), activation="relu")])
 
 
 @pytest.mark.slow
@@ -483,18 +486,11 @@ def _build_families(hp):
     """Two kinds of model: a linear one, or an MLP with its own hyperparameters."""
     import keras
 
-    layers = [keras.Input((64,))]
+    hidden = []
     if hp.Choice("arch", ["linear", "mlp"]) == "mlp":
         with hp.conditional_scope("arch", "mlp"):
-            layers.append(keras.layers.Dense(hp.Int("units", 8, 64, step=8), activation="relu"))
-    layers.append(keras.layers.Dense(10, activation="softmax"))
-    model = keras.Sequential(layers)
-    model.compile(
-        optimizer=keras.optimizers.Adam(hp.Choice("learning_rate", [1e-3, 1e-2, 3e-2])),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+            hidden.append(keras.layers.Dense(hp.Int("units", 8, 64, step=8), activation="relu"))
+    return _compiled(hp, hidden)
 
 
 @pytest.mark.slow
