@@ -37,6 +37,11 @@ long training, see the Spearman columns of the report):
   check `promote_by_family` (promotions within a model family, chosen on
   `conditional_crossing`), written before it ran on them: where families learn alike, the
   rule only splits the promotions.
+- `optimizer_crossing`: a space of its own, written on 2026-12-01 before any run of it to check
+  `promote_by_family="auto"` (chosen on the three problems above): three optimizer families
+  (sgd, adam, rmsprop), each with its own hyperparameters, and five shared network genes;
+  sgd ends best (optimum 6) and learns slowest, adam fastest, weighing 0.4 of the slowness,
+  low learning rates and large batches the rest. Held out from every choice.
 
 Methods, each given `B` full trainings = `27 * B` epochs (B = 10, 30, 100), seeds 1..10
 (Keras Tuner treats seed 0 as "no seed"), one worker; every epoch is counted:
@@ -83,7 +88,7 @@ sys.path.insert(0, HERE)
 import curves  # noqa: E402
 import keras_tuner as kt  # noqa: E402
 import numpy as np  # noqa: E402
-from compare import OBJECTIVE, _suggest, make_conditional_arch, make_mixed_mlp  # noqa: E402
+from compare import OBJECTIVE, _peak, _suggest, make_conditional_arch, make_mixed_mlp  # noqa: E402
 from keras_tuner.engine.trial import TrialStatus  # noqa: E402
 from provenance import forked_runs, oracle_source  # noqa: E402
 from sample_efficiency import make_dense_deceptive  # noqa: E402
@@ -218,6 +223,70 @@ def make_mixed_crossing() -> Problem:
     return Problem("mixed_crossing", space, value, optimum)
 
 
+OPTIMIZER_SLOWNESS = {"adam": 0.1, "rmsprop": 0.5, "sgd": 1.0}
+
+
+def optimizer_families_space() -> kt.HyperParameters:
+    """Three optimizer families with their own hyperparameters, and shared network genes."""
+    hp = kt.HyperParameters()
+    hp.Float("learning_rate", 1e-5, 1e-1, sampling="log")
+    hp.Choice("batch_size", [16, 32, 64, 128, 256])
+    hp.Int("layers", 1, 6)
+    hp.Int("units", 16, 512, step=16)
+    hp.Float("dropout", 0.0, 0.5, step=0.05)
+    hp.Choice("optimizer", ["sgd", "adam", "rmsprop"])
+    with hp.conditional_scope("optimizer", "sgd"):
+        hp.Float("momentum", 0.0, 0.99)
+        hp.Boolean("nesterov")
+    with hp.conditional_scope("optimizer", "adam"):
+        hp.Float("beta_1", 0.8, 0.99)
+        hp.Int("epsilon_exponent", -9, -3)
+    with hp.conditional_scope("optimizer", "rmsprop"):
+        hp.Float("rho", 0.8, 0.99)
+        hp.Boolean("centered")
+    return hp
+
+
+def optimizer_final(v: dict) -> float:
+    """Final score, at most 6: five shared genes (1 each) and the optimizer's own part (sgd
+    at most 1, adam 0.8, rmsprop 0.6)."""
+    batches = [16, 32, 64, 128, 256]
+    total = (
+        _peak(math.log10(v["learning_rate"]), -2.5, 3.0)
+        + _peak(batches.index(v["batch_size"]), 2, 4)
+        + _peak(v["layers"], 4, 5)
+        + _peak(v["units"], 256, 400)
+        + _peak(v["dropout"], 0.1, 0.6)
+    )
+    if v["optimizer"] == "sgd":
+        return total + 0.5 * _peak(v["momentum"], 0.9, 0.9) + (0.5 if v["nesterov"] else 0.2)
+    if v["optimizer"] == "adam":
+        part = _peak(v["beta_1"], 0.9, 0.2) + _peak(v["epsilon_exponent"], -7, 6)
+        return total + 0.4 * part
+    return total + 0.3 * _peak(v["rho"], 0.9, 0.2) + (0.3 if v["centered"] else 0.1)
+
+
+def make_optimizer_crossing() -> Problem:
+    """Optimizer families (sgd, adam, rmsprop, each with its own genes; sgd best): sgd learns
+    slowest and adam fastest, weighing 0.4 of the slowness; low learning rates and large
+    batches the rest. Held out: written for `promote_by_family="auto"` before any run of it,
+    from no other problem's template but the curve shape."""
+    space = optimizer_families_space()
+    batches = [16, 32, 64, 128, 256]
+
+    def value(genome: dict, epochs: int) -> float:
+        batch = batches.index(genome["batch_size"]) / (len(batches) - 1)
+        slowness = (
+            0.4 * OPTIMIZER_SLOWNESS[genome["optimizer"]]
+            + 0.3 * _slow_learning_rate(genome)
+            + 0.3 * batch
+        )
+        gap = 8.0 * (0.2 + 0.8 * slowness)
+        return optimizer_final(genome) - gap * _decay(epochs, 1.5 - slowness)
+
+    return Problem("optimizer_crossing", space, value, 6.0)
+
+
 def make_dense_real(path: str = curves.PACKED) -> Problem:
     """Replayed `DenseHyperModel` curves: the best validation accuracy of epochs `1..e`."""
     grid, recorded = curves.load_curves(path)
@@ -238,6 +307,7 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
     "mixed_crossing": make_mixed_crossing,
     "conditional_fast_best": make_conditional_fast_best,
     "conditional_even": make_conditional_even,
+    "optimizer_crossing": make_optimizer_crossing,
 }
 
 

@@ -8,7 +8,7 @@ Keras Tuner or trials: configurations are ids, results are `(id, score)` pairs p
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from keras_tuner_evolution.selection import ranks
@@ -220,3 +220,70 @@ def rank_fitness(highest: Mapping[str, tuple[int, float]], direction: str) -> di
         for config, rank in zip(configs, order):
             fitness[config] = rung + rank / len(configs)
     return fitness
+
+
+def families_learn_alike(
+    results: Sequence[Sequence[tuple[str, float]]],
+    family: Callable[[str], Any],
+    min_gains: int = 3,
+    threshold: float = 3.0,
+) -> bool | None:
+    """Whether the families' configurations gain alike from longer training, by what the
+    promotions so far show (`EvolutionaryHyperbandOracle`'s `promote_by_family="auto"`).
+
+    When two families differ in mean gain (`standardised_gains`) by more than `threshold`
+    standard errors (pooled within families), short training ranks them against each other
+    wrongly: they do not learn alike. The threshold is high because the test is repeated as
+    results come in, for every pair of families.
+
+    Args:
+        results: Per rung, the `(configuration, score)` results.
+        family: The family of a configuration id.
+        min_gains: Gains a family needs to count.
+        threshold: Standard errors of the difference of two families' mean gains.
+
+    Returns:
+        True when at least two families have `min_gains` gains and no two differ; False
+        when two differ; None when too few gains are known to tell.
+    """
+    gains = {
+        name: values
+        for name, values in standardised_gains(results, family).items()
+        if len(values) >= min_gains
+    }
+    if len(gains) < 2:
+        return None
+    means = {name: sum(values) / len(values) for name, values in gains.items()}
+    squares = sum((v - means[name]) ** 2 for name, values in gains.items() for v in values)
+    pooled = squares / max(1, sum(len(values) for values in gains.values()) - len(gains))
+    names = sorted(gains)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            error = math.sqrt(pooled * (1 / len(gains[first]) + 1 / len(gains[second])))
+            if abs(means[first] - means[second]) > threshold * error:
+                return False
+    return True
+
+
+def standardised_gains(
+    results: Sequence[Sequence[tuple[str, float]]], family: Callable[[str], Any]
+) -> dict[Any, list[float]]:
+    """Per family, the gains of its configurations from one rung to the next.
+
+    A gain is a configuration's score at a rung minus its score at the rung below, in
+    standard deviations of all gains between those two rungs (minus their mean), so that
+    gains of different pairs of rungs pool; pairs with fewer than three gains, or gains all
+    equal, are left out.
+    """
+    gains: dict[Any, list[float]] = {}
+    for lower, upper in zip(results, results[1:]):
+        before = dict(lower)
+        pairs = [(config, score - before[config]) for config, score in upper if config in before]
+        if len(pairs) < 3:
+            continue
+        mean = sum(gain for _, gain in pairs) / len(pairs)
+        spread = math.sqrt(sum((gain - mean) ** 2 for _, gain in pairs) / (len(pairs) - 1))
+        if spread > 0:
+            for config, gain in pairs:
+                gains.setdefault(family(config), []).append((gain - mean) / spread)
+    return gains

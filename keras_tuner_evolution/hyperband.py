@@ -21,7 +21,7 @@ from keras_tuner.engine.trial import TrialStatus
 from keras_tuner_evolution import fidelity, persistence
 from keras_tuner_evolution import scores as scores_lib
 from keras_tuner_evolution import space as space_lib
-from keras_tuner_evolution.checks import check_bool, check_int
+from keras_tuner_evolution.checks import check_int
 from keras_tuner_evolution.config import (
     EvolutionConfig,
     default_population_size,
@@ -61,6 +61,13 @@ def _check_arguments(
         raise ValueError(
             f"`brackets` must be in [1, {rung_count}] (the rungs of max_epochs={max_epochs}, "
             f"factor={factor}, min_epochs={min_epochs}) or None for all, got {brackets!r}."
+        )
+
+
+def _check_family_rule(promote_by_family) -> None:
+    if not (isinstance(promote_by_family, bool) or promote_by_family == "auto"):
+        raise ValueError(
+            f"`promote_by_family` must be True, False or 'auto', got {promote_by_family!r}."
         )
 
 
@@ -122,14 +129,17 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             start at 1 epoch, 12 at 3, 6 at 9 and 4 at 27), which hedges against short
             training that ranks configurations wrongly; it cost regret at 10 and 30 full
             trainings on the multi-fidelity benchmark (`docs/multi_fidelity.md`).
-        promote_by_family: Compare a configuration for promotion only with those of its own
-            family as well as its bracket (default True): the configurations that share its
-            values of the space's family genes (`space.family_genes`: unordered choices that
-            open conditional scopes, such as `arch` in {"mlp", "cnn", "transformer"}). Kinds
-            of model often learn at different speeds, and a few epochs would promote the
-            fast starters only; so each family's best go on to be judged trained longer. A
-            space without such a gene is not affected. False: within brackets only, as
-            Keras Tuner's Hyperband.
+        promote_by_family: True: compare a configuration for promotion only with those of
+            its own family as well as its bracket: the configurations that share its values
+            of the space's family genes (`space.family_genes`: unordered choices that open
+            conditional scopes, such as `arch` in {"mlp", "cnn", "transformer"}). Kinds of
+            model often learn at different speeds, and a few epochs would promote the fast
+            starters only; so each family's best go on to be judged trained longer. False:
+            within brackets only, as Keras Tuner's Hyperband. "auto" (default): within
+            families until the promotions show that the families gain alike from longer
+            training (`fidelity.families_learn_alike`), then within brackets only; where
+            they learn alike, splitting the promotions only makes each decision on fewer
+            results. A space without family genes is not affected.
         config: The evolution's arguments as one `EvolutionConfig` (instead of keywords).
         **evolution: The evolution's arguments (see `EvolutionConfig`); `patience` is not
             supported here (scores of different epoch counts do not make one series). Three
@@ -158,14 +168,14 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         max_trials: int | None = None,
         min_epochs: int = 1,
         brackets: int | None = 1,
-        promote_by_family: bool = True,
+        promote_by_family: bool | str = "auto",
         config: EvolutionConfig | None = None,
         **evolution: Any,
     ):
         _check_arguments(
             max_epochs, factor, hyperband_iterations, min_epochs, max_epochs_total, brackets
         )
-        check_bool(promote_by_family, "promote_by_family")
+        _check_family_rule(promote_by_family)
         self.promote_by_family = promote_by_family
         evolution = evolution if config is not None else {**BREEDING_DEFAULTS, **evolution}
         config = make_config(config, evolution, type(self).__name__)
@@ -318,7 +328,12 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         key = (len(self.trials), len(self.end_order), len(self.fidelity))
         if self._cached is None or self._cached.key != key:
             family = self._family if self.promote_by_family else None
-            self._cached = RungView.of(self.trials, self.fidelity, self.rungs, key, family)
+            view = RungView.of(self.trials, self.fidelity, self.rungs, key, family)
+            if self.promote_by_family == "auto" and fidelity.families_learn_alike(
+                view.results, self._family
+            ):  # the evidence says short training ranks the families fairly
+                view = RungView.of(self.trials, self.fidelity, self.rungs, key, None)
+            self._cached = view
         return self._cached
 
     def _family(self, config_id: str) -> tuple:

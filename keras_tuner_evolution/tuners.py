@@ -253,9 +253,10 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
         brackets: How many of Hyperband's brackets new configurations start in (1, default:
             all start at the lowest rung; None: all brackets, in Hyperband's proportions).
             See the oracle.
-        promote_by_family: Promotions compare a configuration only with those of its own
-            family (its values of the space's unordered choices that open conditional
-            scopes, such as `arch`); default True. See the oracle.
+        promote_by_family: True: promotions compare a configuration only with those of its
+            own family (its values of the space's unordered choices that open conditional
+            scopes, such as `arch`); False: within brackets only; "auto" (default): within
+            families until the promotions show the families learn alike. See the oracle.
         max_training_time: Seconds of training per trial; see `EvolutionaryTuner`.
         tensorboard_dir: See `EvolutionaryTuner`.
         **kwargs: The evolution's arguments (see `EvolutionConfig`) and the keyword arguments
@@ -279,7 +280,7 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
         max_trials: int | None = None,
         min_epochs: int = 1,
         brackets: int | None = 1,
-        promote_by_family: bool = True,
+        promote_by_family: bool | str = "auto",
         max_training_time: float | None = None,
         tensorboard_dir: str | None = None,
         **kwargs,

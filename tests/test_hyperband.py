@@ -152,18 +152,71 @@ def family_search(tmp_path, name, promote_by_family):
     return oracle, trials
 
 
-@pytest.mark.parametrize("promote_by_family", [True, False])
+@pytest.mark.parametrize("promote_by_family", [True, False, "auto"])
 def test_promotions_compare_configurations_within_their_family(tmp_path, promote_by_family):
     """A model family that trails at low epochs reaches the top rung only when promotions
-    compare configurations within their family (`space.family_genes`: here `model`)."""
+    compare configurations within their family (`space.family_genes`: here `model`); "auto"
+    keeps them within families, as nothing shows that the families learn alike."""
     oracle, trials = family_search(tmp_path, "families", promote_by_family)
     fresh = [i for i, t in enumerate(trials) if "tuner/trial_id" not in t.hyperparameters.values]
     # Before the last new configuration (after it, the budget left goes down each ranking).
     promoted = [t for t in trials[: fresh[-1]] if "tuner/trial_id" in t.hyperparameters.values]
     models = {t.hyperparameters.values["model"] for t in promoted}
-    assert ("cnn" in models) == promote_by_family and "mlp" in models
+    assert ("cnn" in models) == bool(promote_by_family) and "mlp" in models
     best = oracle.get_best_trials(1)[0].hyperparameters.values
-    assert (best["model"] == "cnn") == promote_by_family
+    assert (best["model"] == "cnn") == bool(promote_by_family)
+    if promote_by_family == "auto":
+        view = oracle._view()
+        # Gains show only from 9 to 27 epochs here (None: too few to tell), and there the
+        # cnn's differ from the others' (False).
+        assert fidelity.families_learn_alike(view.results, oracle._family) is not True
+        families = {family for _, family in view.group_results}
+        assert families == {("'cnn'",), ("'linear'",), ("'mlp'",)}
+
+
+def alike_curve(values, epochs):
+    """Every model learns at one speed (set by the learning rate); mlp ends best."""
+    lr_fit = -abs(math.log10(values["lr"]) + 2.5) / 4
+    final = {"mlp": 2.0, "linear": 0.5, "cnn": 1.0}[values["model"]] + lr_fit
+    gap = 1.0 + abs(math.log10(values["lr"]) + 1)  # low learning rates start further behind
+    return final - gap * (1 - epochs / 27)
+
+
+def test_auto_promotes_within_brackets_once_the_families_learn_alike(tmp_path):
+    """With families that gain alike from longer training, "auto" stops splitting the
+    promotions by family once the gains say so: later promotions compare every model of
+    a bracket, as `promote_by_family=False` does."""
+    oracle = make_oracle(tmp_path, name="alike", space=conditional_space())
+    assert oracle.promote_by_family == "auto"  # the default
+    decisions = []
+    while (trial := step(oracle)) is not None:
+        values = trial.hyperparameters.values
+        finish(oracle, trial, alike_curve(values, values["tuner/epochs"]))
+        view = oracle._view()
+        decisions.append(fidelity.families_learn_alike(view.results, oracle._family))
+    assert decisions[0] is None and decisions[-1] is True
+    assert {family for _, family in oracle._view().group_results} == {()}
+
+
+def test_families_learn_alike_compares_standardised_gains():
+    """Gains are compared between families in standard deviations of their pair of rungs."""
+    family = {"a1": "a", "a2": "a", "a3": "a", "b1": "b", "b2": "b", "b3": "b"}.get
+    low = [("a1", 0.1), ("a2", 0.2), ("a3", 0.3), ("b1", 0.1), ("b2", 0.2), ("b3", 0.3)]
+    alike = [low, [("a1", 0.5), ("a2", 0.5), ("a3", 0.8), ("b1", 0.6), ("b2", 0.5), ("b3", 0.7)]]
+    assert fidelity.families_learn_alike(alike, family) is True
+    apart = [low, [("a1", 0.9), ("a2", 1.0), ("a3", 1.1), ("b1", 0.2), ("b2", 0.3), ("b3", 0.4)]]
+    assert fidelity.families_learn_alike(apart, family) is False
+    assert fidelity.families_learn_alike([low, apart[1][:4]], family) is None  # b: one gain
+    # Gains are compared within a pair of rungs only: b's come from rungs 0 -> 1, a's (which
+    # started at rung 1) from rungs 1 -> 2, a hundred times larger, as epochs further on may
+    # be. In raw units a would gain far more; in each pair's standard deviations it does not.
+    a_at_1 = [(c, s) for c, s in low if c[0] == "a"]
+    b_at = [[(c, s) for c, s in rung if c[0] == "b"] for rung in alike]
+    a_at_2 = [(c, 100 * s) for c, s in alike[1] if c[0] == "a"]
+    split = [b_at[0], b_at[1] + a_at_1, a_at_2]
+    gains = fidelity.standardised_gains(split, family)
+    assert sorted(gains) == ["a", "b"] and len(gains["a"]) == len(gains["b"]) == 3
+    assert fidelity.families_learn_alike(split, family) is True
 
 
 def test_a_space_without_families_is_promoted_as_before(tmp_path):
@@ -178,7 +231,7 @@ def test_a_search_saved_before_families_resumes_promoting_within_brackets(tmp_pa
     oracle = make_oracle(tmp_path, name="old", space=conditional_space())
     run(oracle, limit=10)
     state = oracle.get_state()
-    assert state["fidelity"]["promote_by_family"] is True
+    assert state["fidelity"]["promote_by_family"] == "auto"
     del state["fidelity"]["promote_by_family"]  # as 0.2 saved it
     resumed = make_oracle(tmp_path, name="old", space=conditional_space())
     resumed.set_state(state)
@@ -381,6 +434,7 @@ def test_conditional_spaces_keep_only_active_values(tmp_path):
         (dict(brackets=0), "brackets"),
         (dict(brackets=5), "brackets"),
         (dict(promote_by_family="yes"), "promote_by_family"),
+        (dict(promote_by_family=1), "promote_by_family"),
         (dict(patience=2), "patience"),
         (dict(warm_start_from=("d", "p")), "warm_start_from"),
     ],
@@ -502,7 +556,7 @@ def test_a_search_of_model_families_promotes_within_each(tmp_path):
         objective="val_accuracy", max_epochs=3, factor=3, max_epochs_total=30, seed=3,
         directory=str(tmp_path), project_name="families",
     )  # fmt: skip
-    tuner = kte.EvolutionaryHyperband(_build_families, **arguments)
+    tuner = kte.EvolutionaryHyperband(_build_families, promote_by_family=True, **arguments)
     tuner.search(x, y, validation_data=(xv, yv), verbose=0)
     oracle = tuner.oracle
     view = oracle._view()

@@ -124,6 +124,21 @@ def test_the_family_check_problems_differ_only_in_which_branch_learns_slowly():
     assert gap_at_one_epoch(even, "cnn") == pytest.approx(gap_at_one_epoch(even, "mlp"), rel=0.2)
 
 
+def test_optimizer_crossing_has_optimizer_families_whose_best_learns_slowest():
+    mf = load_benchmark()
+    problem = mf.PROBLEMS["optimizer_crossing"]()
+    assert space_lib.family_genes(problem.space) == ["optimizer"]
+    best = {"learning_rate": 10**-2.5, "batch_size": 64, "layers": 4, "units": 256,
+            "dropout": 0.1, "optimizer": "sgd", "momentum": 0.9, "nesterov": True}  # fmt: skip
+    assert problem.full(best) == pytest.approx(problem.optimum) == 6.0
+    ref = mf.reference(problem)
+    assert ref["median"] < ref["best"] and ref["spearman"][1] < ref["spearman"][9] < 1.0
+    adam = {**{k: v for k, v in best.items() if k not in ("momentum", "nesterov")},
+            "optimizer": "adam", "beta_1": 0.9, "epsilon_exponent": -7}  # fmt: skip
+    assert problem.full(adam) < problem.full(best)
+    assert problem.value(adam, 1) > problem.value(best, 1)  # sgd starts behind
+
+
 def test_notes_say_when_runs_of_two_oracle_versions_are_mixed():
     mf = load_benchmark()
     one = [{"method": mf.OURS, "source": "aaa"}, {"method": "random", "source": "bbb"}]
