@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ import keras_tuner
 from keras_tuner import HyperParameters
 
 from keras_tuner_evolution import _keras_tuner
+from keras_tuner_evolution.checks import check_bool
 from keras_tuner_evolution.config import EvolutionConfig
 from keras_tuner_evolution.history import History
 from keras_tuner_evolution.hyperband import EvolutionaryHyperbandOracle
@@ -28,6 +30,21 @@ from keras_tuner_evolution.warm_start import check_initial_population
 _NOT_GIVEN: Any = object()
 RANDOM_SEARCH_MAX_TRIALS = 10
 logger = logging.getLogger("keras_tuner_evolution")
+
+
+def trial_seed(seed: int, trial_id: str, attempt: int = 0) -> int:
+    """The seed of a trial's training: a function of the search's seed and the trial's id only
+    (and of the attempt, when a failed trial is retried: a retry that repeated the failed
+    training exactly would fail alike).
+
+    Why: Keras draws initial weights, dropout masks and shuffles from one global generator,
+    and how far it has run when a trial starts depends on what ran before: other trials, and
+    Keras Tuner's discovery of conditional scopes, which builds models with random values it
+    does not seed. Seeded this way a trial trains alike whichever worker runs it, after a
+    resume, and in a second search with the same seed.
+    """
+    retry = f":{attempt}" if attempt else ""
+    return zlib.crc32(f"{seed}:{trial_id}{retry}".encode())
 
 
 def _check_training_time(seconds: Any) -> None:
@@ -98,19 +115,29 @@ class TrainingHooks(SearchHooks):
     """Mixin for tuners that train models: the chief serves, `max_training_time`, `train_best`."""
 
     max_training_time: float | None = None
+    seed: int | None = None
+    seed_training: bool = True
 
     def _prepare(
-        self, max_training_time: float | None, tensorboard_dir: str | None, kwargs: dict
+        self,
+        max_training_time: float | None,
+        tensorboard_dir: str | None,
+        seed_training: bool,
+        kwargs: dict,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The setup both training tuners share, before their oracle is built.
 
-        Checks and keeps `max_training_time` and `tensorboard_dir`, attaches the observers and
-        splits `kwargs` into the evolution's arguments and Keras Tuner's. Only the chief owns
-        the project folder: a worker (re)started with overwrite=True would delete the trials
-        the other workers have finished, so a worker's `overwrite` is switched off.
+        Checks and keeps `max_training_time`, `tensorboard_dir` and `seed_training`, attaches
+        the observers and splits `kwargs` into the evolution's arguments and Keras Tuner's.
+        Only the chief owns the project folder: a worker (re)started with overwrite=True would
+        delete the trials the other workers have finished, so a worker's `overwrite` is
+        switched off.
         """
         _check_training_time(max_training_time)
         self.max_training_time = max_training_time
+        check_bool(seed_training, "seed_training")
+        self.seed_training = seed_training
+        self._attempts: dict[str, int] = {}  # trial id -> times it started training here
         self.tensorboard_dir = tensorboard_dir
         self._attach_observers()
         evolution, kwargs = EvolutionConfig.split(kwargs)
@@ -132,7 +159,14 @@ class TrainingHooks(SearchHooks):
         super().search(*fit_args, **fit_kwargs)
 
     def run_trial(self, trial, *args, **kwargs):
-        """Builds and fits the model of a trial (as `keras_tuner.Tuner`), within the time limit."""
+        """Builds and fits the model of a trial (as `keras_tuner.Tuner`), within the time limit;
+        with a `seed` (and `seed_training`), Keras is seeded first with `trial_seed`."""
+        if self.seed is not None and self.seed_training:
+            import keras
+
+            attempt = self._attempts.get(trial.trial_id, 0)  # > 0: Keras Tuner retries it
+            self._attempts[trial.trial_id] = attempt + 1
+            keras.utils.set_random_seed(trial_seed(self.seed, trial.trial_id, attempt))
         if self.max_training_time is not None:
             from keras_tuner_evolution.callbacks import TimeLimit
 
@@ -162,7 +196,8 @@ class EvolutionaryTuner(TrainingHooks, keras_tuner.Tuner):
             RandomSearch, unless `generations` is given, in which case the budget follows from
             the generations. When both are given, both are limits and the first reached stops
             the search. `None` explicitly: unlimited (until the space is exhausted).
-        seed: Int seed of the evolution (one worker + same seed = same trials).
+        seed: Int seed of the evolution (one worker + same seed = same trials), and of each
+            trial's training (see `seed_training`).
         hyperparameters: As for `keras_tuner.RandomSearch`.
         tune_new_entries: As for `keras_tuner.RandomSearch`.
         allow_new_entries: As for `keras_tuner.RandomSearch`.
@@ -173,6 +208,13 @@ class EvolutionaryTuner(TrainingHooks, keras_tuner.Tuner):
         tensorboard_dir: Folder for TensorBoard: the HParams dashboard (every trial with its
             hyperparameters, lineage and metrics) and the evolution's scalars. A
             `keras.callbacks.TensorBoard` passed to `search` gets the same, in its `log_dir`.
+        seed_training: With a `seed`, each trial seeds Keras (`keras.utils.set_random_seed`:
+            Python, NumPy and the backend) with `trial_seed(seed, trial_id)` before it builds
+            its model (default True), so a trial's training does not depend on what ran before
+            it (other trials, Keras Tuner's discovery of conditional scopes, which draws
+            unseeded values): the same seed gives the same search on one worker, as far as the
+            hardware computes alike, and a trial trains alike whichever worker runs it and
+            after a resume. False: Keras's generators are left as they are.
         **kwargs: The evolution's arguments (see `EvolutionConfig`) and the keyword arguments
             of `keras_tuner.Tuner` (`directory`, `project_name`, `overwrite`,
             `executions_per_trial`, `distribution_strategy`, ...).
@@ -191,6 +233,7 @@ class EvolutionaryTuner(TrainingHooks, keras_tuner.Tuner):
         max_consecutive_failed_trials: int = 3,
         max_training_time: float | None = None,
         tensorboard_dir: str | None = None,
+        seed_training: bool = True,
         **kwargs,
     ):
         if hypermodel is None and type(self).run_trial is EvolutionaryTuner.run_trial:
@@ -198,7 +241,7 @@ class EvolutionaryTuner(TrainingHooks, keras_tuner.Tuner):
                 "Received `hypermodel=None`. It may only be omitted when `run_trial()` is "
                 "overridden and defines the search space itself."
             )
-        evolution, kwargs = self._prepare(max_training_time, tensorboard_dir, kwargs)
+        evolution, kwargs = self._prepare(max_training_time, tensorboard_dir, seed_training, kwargs)
         if max_trials is _NOT_GIVEN:
             no_generations = evolution.get("generations") is None
             max_trials = RANDOM_SEARCH_MAX_TRIALS if no_generations else None
@@ -240,7 +283,8 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
         max_epochs: As for `keras_tuner.Hyperband` (defaults to 100).
         factor: As for `keras_tuner.Hyperband` (defaults to 3).
         hyperband_iterations: As for `keras_tuner.Hyperband`: sets the default budget.
-        seed: Int seed of the evolution (one worker + same seed = same trials).
+        seed: Int seed of the evolution (one worker + same seed = same trials), and of each
+            trial's training (see `seed_training`).
         hyperparameters: As for `keras_tuner.Hyperband`.
         tune_new_entries: As for `keras_tuner.Hyperband`.
         allow_new_entries: As for `keras_tuner.Hyperband`.
@@ -259,6 +303,8 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
             families until the promotions show the families learn alike. See the oracle.
         max_training_time: Seconds of training per trial; see `EvolutionaryTuner`.
         tensorboard_dir: See `EvolutionaryTuner`.
+        seed_training: Seed each trial's training from `seed` and its trial id (default
+            True); see `EvolutionaryTuner`.
         **kwargs: The evolution's arguments (see `EvolutionConfig`) and the keyword arguments
             of `keras_tuner.Tuner` (`directory`, `project_name`, `overwrite`, ...).
     """
@@ -283,9 +329,11 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
         promote_by_family: bool | str = "auto",
         max_training_time: float | None = None,
         tensorboard_dir: str | None = None,
+        seed_training: bool = True,
         **kwargs,
     ):
-        evolution, kwargs = self._prepare(max_training_time, tensorboard_dir, kwargs)
+        evolution, kwargs = self._prepare(max_training_time, tensorboard_dir, seed_training, kwargs)
+        self.seed = seed
         oracle = EvolutionaryHyperbandOracle(
             objective=objective,
             max_epochs=max_epochs,

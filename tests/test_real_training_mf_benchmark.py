@@ -99,7 +99,9 @@ def test_quick_run_trains_both_tuners_for_the_same_epochs(bench, tmp_path, capsy
     by_method = {row["method"]: row for row in rows}
     assert set(by_method) == {"hyperband", "evolutionary_hyperband"}
     hyperband, ours = by_method["hyperband"], by_method["evolutionary_hyperband"]
-    assert ours["epochs"] == hyperband["epochs"] <= 16  # counted by a callback, not assumed
+    # Counted by a callback, not assumed. Ours never passes the budget and starts no trial
+    # that could not reach `max_epochs`, so less than `max_epochs` of it may stay unspent.
+    assert hyperband["epochs"] <= 16 and 16 - ours["max_epochs"] < ours["epochs"] <= 16
     assert ours["duplicates"] == 0 and 0.1 < ours["best"] <= 1.0
     assert "## Issue 14's target" in output.read_text()
     capsys.readouterr()

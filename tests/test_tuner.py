@@ -132,3 +132,62 @@ def test_bad_tuner_arguments():
         kte.EvolutionaryTuner(objective="val_accuracy")
     with pytest.raises(ValueError, match="max_training_time` must be a number of seconds > 0"):
         kte.EvolutionaryTuner(build_model, objective="val_accuracy", max_training_time=-1)
+
+
+def _seeded_search(tmp_path, digits, name, tuner_class, **arguments):
+    """Scores of a seeded search, after Keras's generator was moved by an unrelated draw."""
+    (x, y), (xv, yv) = digits
+    keras.random.uniform((len(name),))  # as other work before the search
+    budget = dict(max_trials=3) if tuner_class is kte.EvolutionaryTuner else dict(max_epochs=2)
+    tuner = tuner_class(
+        build_model, objective="val_accuracy", seed=4, directory=str(tmp_path),
+        project_name=name, **budget, **arguments,
+    )  # fmt: skip
+    tuner.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+    return [(t.hyperparameters.values, t.score) for t in tuner.oracle.trials.values()]
+
+
+@pytest.mark.parametrize("tuner_class", [kte.EvolutionaryTuner, kte.EvolutionaryHyperband])
+def test_a_seeded_search_trains_alike_whatever_ran_before(tmp_path, digits, tuner_class):
+    """With `seed`, each trial seeds its own training (`trial_seed`): the same search twice
+    gives the same scores though Keras's generator was elsewhere when each started."""
+    keras.utils.set_random_seed(0)
+    first = _seeded_search(tmp_path, digits, "a", tuner_class)
+    second = _seeded_search(tmp_path, digits, "bb", tuner_class)
+    assert first == second
+    keras.utils.set_random_seed(0)
+    first = _seeded_search(tmp_path, digits, "c", tuner_class, seed_training=False)
+    second = _seeded_search(tmp_path, digits, "dd", tuner_class, seed_training=False)
+    assert [score for _, score in first] != [score for _, score in second]
+
+
+def test_trial_seeds_depend_on_the_seed_and_the_trial_only():
+    from keras_tuner_evolution.tuners import trial_seed
+
+    assert trial_seed(1, "0003") == trial_seed(1, "0003")
+    seeds = {trial_seed(1, "0003"), trial_seed(2, "0003"), trial_seed(1, "0004")}
+    assert len(seeds | {trial_seed(1, "0003", attempt=1)}) == 4
+    with pytest.raises(ValueError, match="seed_training"):
+        kte.EvolutionaryTuner(build_model, objective="val_accuracy", seed_training="yes")
+
+
+def test_a_retried_trial_trains_with_another_seed(tmp_path, digits):
+    """A failed trial that Keras Tuner retries is seeded anew (`trial_seed`'s attempt): the
+    same seed would repeat a failure caused by its draws."""
+    (x, y), (xv, yv) = digits
+    draws = []
+
+    def flaky(hp):
+        draws.append(float(np.random.random()))  # NumPy is seeded with Keras
+        if len(draws) % 2 == 0:  # every other build fails: each trial fails once
+            raise RuntimeError("diverged")
+        return build_model(hp)
+
+    tuner = kte.EvolutionaryTuner(
+        flaky, objective="val_accuracy", max_trials=2, seed=4, max_retries_per_trial=1,
+        directory=str(tmp_path), project_name="retry",
+    )  # fmt: skip
+    tuner.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+    trial_draws = draws[1:]  # the first build: Keras Tuner's discovery of the space
+    assert len(trial_draws) == 4 and len(set(trial_draws)) == 4
+    assert [t.status for t in tuner.oracle.trials.values()] == ["COMPLETED"] * 2
