@@ -57,7 +57,9 @@ def check_choice(value: Any, name: str, accepted: tuple[str, ...]) -> None:
         raise ValueError(f"`{name}` must be one of {options}, got {value!r}.")
 
 
-def check_bool(value: Any, name: str) -> None:
-    """Raises a ValueError naming `name` unless `value` is True or False."""
-    if not isinstance(value, bool):
-        raise ValueError(f"`{name}` must be True or False, got {value!r}.")
+def check_bool(value: Any, name: str, also: tuple[str, ...] = ()) -> None:
+    """Raises a ValueError naming `name` unless `value` is True or False (or one of `also`)."""
+    if not isinstance(value, bool) and value not in also:
+        accepted = ["True", "False", *(repr(option) for option in also)]
+        options = ", ".join(accepted[:-1]) + f" or {accepted[-1]}"
+        raise ValueError(f"`{name}` must be {options}, got {value!r}.")

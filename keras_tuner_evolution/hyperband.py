@@ -21,7 +21,7 @@ from keras_tuner.engine.trial import TrialStatus
 from keras_tuner_evolution import fidelity, persistence
 from keras_tuner_evolution import scores as scores_lib
 from keras_tuner_evolution import space as space_lib
-from keras_tuner_evolution.checks import check_int
+from keras_tuner_evolution.checks import check_bool, check_int
 from keras_tuner_evolution.config import (
     EvolutionConfig,
     default_population_size,
@@ -61,13 +61,6 @@ def _check_arguments(
         raise ValueError(
             f"`brackets` must be in [1, {rung_count}] (the rungs of max_epochs={max_epochs}, "
             f"factor={factor}, min_epochs={min_epochs}) or None for all, got {brackets!r}."
-        )
-
-
-def _check_family_rule(promote_by_family) -> None:
-    if not (isinstance(promote_by_family, bool) or promote_by_family == "auto"):
-        raise ValueError(
-            f"`promote_by_family` must be True, False or 'auto', got {promote_by_family!r}."
         )
 
 
@@ -175,7 +168,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         _check_arguments(
             max_epochs, factor, hyperband_iterations, min_epochs, max_epochs_total, brackets
         )
-        _check_family_rule(promote_by_family)
+        check_bool(promote_by_family, "promote_by_family", also=("auto",))
         self.promote_by_family = promote_by_family
         evolution = evolution if config is not None else {**BREEDING_DEFAULTS, **evolution}
         config = make_config(config, evolution, type(self).__name__)
@@ -327,12 +320,15 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         times per call, and scanning every trial each time made the oracle slow)."""
         key = (len(self.trials), len(self.end_order), len(self.fidelity))
         if self._cached is None or self._cached.key != key:
-            family = self._family if self.promote_by_family else None
-            view = RungView.of(self.trials, self.fidelity, self.rungs, key, family)
-            if self.promote_by_family == "auto" and fidelity.families_learn_alike(
-                view.results, self._family
-            ):  # the evidence says short training ranks the families fairly
-                view = RungView.of(self.trials, self.fidelity, self.rungs, key, None)
+            # Without family genes every configuration is of one family: nothing to group or test.
+            grouped = bool(self.promote_by_family and self._family_genes())
+            view = RungView.of(
+                self.trials, self.fidelity, self.rungs, key, self._family if grouped else None
+            )
+            if grouped and self.promote_by_family == "auto":
+                if fidelity.families_learn_alike(view.results, self._family):
+                    # The evidence says short training ranks the families fairly.
+                    view = RungView.of(self.trials, self.fidelity, self.rungs, key, None)
             self._cached = view
         return self._cached
 
@@ -340,17 +336,22 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         """A configuration's family: its values of `space.family_genes` (promotions compare
         configurations only within their family when `promote_by_family`). Cached: the view
         is rebuilt whenever a trial starts or ends."""
-        size = len(self.hyperparameters.space)
-        if self._families.get("size") != size:  # the space grew: its family genes may too
-            genes = space_lib.family_genes(self.hyperparameters)
-            self._families = {"size": size, "genes": genes, "of": {}}
+        genes = self._family_genes()
         families = self._families["of"]
         if config_id not in families:
             values = self.trials[config_id].hyperparameters.values
             # As text: groups are sorted, and a trial from before a gene existed has None.
-            genes = self._families["genes"]
             families[config_id] = tuple(repr(values.get(name)) for name in genes)
         return families[config_id]
+
+    def _family_genes(self) -> list[str]:
+        """`space.family_genes` of the space, found again (and the families forgotten) when
+        the space grew: its family genes may have too."""
+        size = len(self.hyperparameters.space)
+        if self._families.get("size") != size:
+            genes = space_lib.family_genes(self.hyperparameters)
+            self._families = {"size": size, "genes": genes, "of": {}}
+        return self._families["genes"]
 
     def _trial_at(self, config_id: str, rung: int) -> str:
         return self._view().trial_at[(config_id, rung)]

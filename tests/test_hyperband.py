@@ -444,6 +444,11 @@ def test_bad_arguments_are_named(arguments, named):
         EvolutionaryHyperbandOracle(objective=OBJECTIVE, **{"max_epochs": 27, **arguments})
 
 
+def test_a_bad_family_rule_is_told_what_is_accepted():
+    with pytest.raises(ValueError, match="must be True, False or 'auto', got 'yes'"):
+        EvolutionaryHyperbandOracle(objective=OBJECTIVE, promote_by_family="yes")
+
+
 def test_a_run_trial_that_ignores_the_epochs_is_reported():
     hp = kt.HyperParameters()
     hp.values = {"tuner/epochs": 9, "tuner/initial_epoch": 3}
