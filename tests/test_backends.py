@@ -2,7 +2,7 @@
 
 Keras fixes its backend when it is first imported, so each check runs in a new process with
 KERAS_BACKEND set. A backend whose package is not installed is skipped, with the pip extra that
-installs it (CI installs `.[dev,jax]`; PyTorch was checked by hand, see the README).
+installs it (CI installs `.[dev,jax,bench]`; PyTorch was checked by hand, see the README).
 """
 
 from __future__ import annotations
