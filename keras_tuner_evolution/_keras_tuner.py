@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import threading
+import warnings
 from typing import Any
 
 import keras_tuner
@@ -87,6 +88,30 @@ def override_compile_args(tuner: Any, model: Any) -> None:
     override = getattr(tuner, "_override_compile_args", None)
     if override is not None:
         override(model)
+
+
+def continued_model(tuner: Any, build: Any, hp: HyperParameters) -> Any:
+    """The model of a trial, built by `build` (`keras_tuner.Hyperband._build_hypermodel`,
+    1.4.x, which loads the checkpoint of `tuner/trial_id`), with that checkpoint's optimizer
+    state loaded too.
+
+    Keras 3 saves the optimizer's variables in the checkpoint, but loading them into a model
+    whose optimizer is not built yet skips them (with a warning): a promoted model would go on
+    with fresh moment estimates and its step count back at 0 (a learning-rate schedule started
+    over), not from where it stopped. So the optimizer is built and the checkpoint loaded
+    again, optimizer included. `Tuner._get_checkpoint_fname` (1.4.x) is where Keras Tuner's
+    Hyperband keeps the checkpoint it loads.
+    """
+    if "tuner/trial_id" not in hp.values:
+        return build(hp)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model = build(hp)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        optimizer.build(model.trainable_variables)
+        model.load_weights(tuner._get_checkpoint_fname(hp.values["tuner/trial_id"]))
+    return model
 
 
 def write_remote_text(path: str, text: str) -> None:

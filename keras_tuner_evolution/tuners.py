@@ -366,6 +366,11 @@ class EvolutionaryHyperband(TrainingHooks, keras_tuner.Hyperband):
             )
         super().search(*fit_args, **fit_kwargs)
 
+    def _build_hypermodel(self, hp):
+        """`keras_tuner.Hyperband`'s model, with the optimizer state of the trial it continues
+        (`_keras_tuner.continued_model`)."""
+        return _keras_tuner.continued_model(self, super()._build_hypermodel, hp)
+
     def on_epoch_end(self, trial, model, epoch, logs=None):
         super().on_epoch_end(trial, model, epoch, logs)
         self.epochs_seen.setdefault(trial.trial_id, []).append(int(epoch))

@@ -2,6 +2,7 @@
 
 import collections
 import math
+import warnings
 
 import keras_tuner as kt
 import pytest
@@ -508,26 +509,36 @@ def _build(hp):
 
 @pytest.mark.slow
 def test_promoted_models_continue_their_checkpoint(tmp_path):
+    import keras
+
     x, y, xv, yv = _digits()
     tuner = kte.EvolutionaryHyperband(
         _build, objective="val_accuracy", max_epochs=3, factor=3, max_epochs_total=24,
         seed=2, brackets=None, directory=str(tmp_path), project_name="mf",
     )  # fmt: skip
-    seen = {}
+    seen, steps = {}, {}
     original = tuner.on_epoch_end
 
     def record(trial, model, epoch, logs=None):
         seen.setdefault(trial.trial_id, []).append(epoch)
+        iterations = keras.ops.convert_to_numpy(model.optimizer.iterations)
+        steps.setdefault(trial.trial_id, []).append(int(iterations))
         original(trial, model, epoch, logs)
 
     tuner.on_epoch_end = record
-    tuner.search(x, y, validation_data=(xv, yv), epochs=50, verbose=0)  # epochs: not used
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tuner.search(x, y, validation_data=(xv, yv), epochs=50, verbose=0)  # epochs: not used
     oracle = tuner.oracle
     assert oracle.epochs_spent() <= 24 and oracle.stop_reason == "budget"
     promoted = [t for t in oracle.trials.values() if "tuner/trial_id" in t.hyperparameters.values]
     assert promoted, "no configuration was promoted"
     for trial in promoted:
         assert seen[trial.trial_id] == [1, 2]  # only the extra epochs, from the checkpoint
+        # The optimizer goes on from the checkpoint (its 1-epoch trial's steps), not from 0.
+        before = steps[trial.hyperparameters.values["tuner/trial_id"]]
+        assert steps[trial.trial_id][0] == 2 * before[0] > 0
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
     fresh = [t for t in oracle.trials.values() if t not in promoted]
     # New configurations train from scratch, for their bracket's first rung (1 or 3 epochs).
     assert all(
