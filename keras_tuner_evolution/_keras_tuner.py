@@ -22,6 +22,7 @@ from typing import Any
 import keras_tuner
 from keras_tuner import HyperParameters
 from keras_tuner.engine.trial import Trial, TrialStatus
+from keras_tuner.engine.tuner import maybe_distribute
 
 from keras_tuner_evolution import persistence
 from keras_tuner_evolution import space as space_lib
@@ -90,28 +91,45 @@ def override_compile_args(tuner: Any, model: Any) -> None:
         override(model)
 
 
+# Keras's warning when a checkpoint's optimizer variables meet an optimizer not built yet.
+_OPTIMIZER_SKIPPED = "Skipping variable loading for optimizer"
+
+
+def without_optimizer_warning(call: Any, *args: Any) -> Any:
+    """`call(*args)` with Keras's warning about skipped optimizer variables silenced (they
+    are loaded afterwards by `load_optimizer_state`)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_OPTIMIZER_SKIPPED)
+        return call(*args)
+
+
+def load_optimizer_state(tuner: Any, model: Any, trial_id: str) -> Any:
+    """Loads the optimizer's variables of trial `trial_id`'s checkpoint into `model`.
+
+    Keras 3 saves them in the checkpoint, but loading them into a model whose optimizer is not
+    built yet skips them (with a warning): the model would be trained on with fresh moment
+    estimates and its step count back at 0 (a learning-rate schedule started over), not from
+    where it stopped. So the optimizer is built and the checkpoint loaded again, optimizer
+    included, under the tuner's distribution strategy as Keras Tuner loads it.
+    `Tuner._get_checkpoint_fname` (1.4.x) is where Keras Tuner keeps a trial's checkpoint.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or optimizer.built or not model.built:
+        return model
+    with maybe_distribute(getattr(tuner, "distribution_strategy", None)):
+        optimizer.build(model.trainable_variables)
+        model.load_weights(tuner._get_checkpoint_fname(trial_id))
+    return model
+
+
 def continued_model(tuner: Any, build: Any, hp: HyperParameters) -> Any:
     """The model of a trial, built by `build` (`keras_tuner.Hyperband._build_hypermodel`,
     1.4.x, which loads the checkpoint of `tuner/trial_id`), with that checkpoint's optimizer
-    state loaded too.
-
-    Keras 3 saves the optimizer's variables in the checkpoint, but loading them into a model
-    whose optimizer is not built yet skips them (with a warning): a promoted model would go on
-    with fresh moment estimates and its step count back at 0 (a learning-rate schedule started
-    over), not from where it stopped. So the optimizer is built and the checkpoint loaded
-    again, optimizer included. `Tuner._get_checkpoint_fname` (1.4.x) is where Keras Tuner's
-    Hyperband keeps the checkpoint it loads.
-    """
+    state too (`load_optimizer_state`): a promoted model goes on from where it stopped."""
     if "tuner/trial_id" not in hp.values:
         return build(hp)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        model = build(hp)
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and not optimizer.built:
-        optimizer.build(model.trainable_variables)
-        model.load_weights(tuner._get_checkpoint_fname(hp.values["tuner/trial_id"]))
-    return model
+    model = without_optimizer_warning(build, hp)
+    return load_optimizer_state(tuner, model, hp.values["tuner/trial_id"])
 
 
 def write_remote_text(path: str, text: str) -> None:

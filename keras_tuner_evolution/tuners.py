@@ -174,6 +174,13 @@ class TrainingHooks(SearchHooks):
             kwargs["callbacks"] = [*callbacks, TimeLimit(self.max_training_time)]
         return super().run_trial(trial, *args, **kwargs)
 
+    def load_model(self, trial):
+        """As `keras_tuner.Tuner.load_model`, with the trial's optimizer state loaded too, so
+        that a model of `get_best_models` trains on from where it stopped
+        (`_keras_tuner.load_optimizer_state`)."""
+        model = _keras_tuner.without_optimizer_warning(super().load_model, trial)
+        return _keras_tuner.load_optimizer_state(self, model, trial.trial_id)
+
     def train_best(self, x, y=None, **kwargs) -> float:
         """Trains the fittest configuration fully; see `keras_tuner_evolution.training`."""
         from keras_tuner_evolution.training import train_best
