@@ -21,13 +21,15 @@ from tests.helpers import ROOT, load_script
 BASELINE_LIBRARIES = {"dehb": "dehb", "tpe_hyperband": "optuna"}
 
 
+def installed(method: str) -> bool:
+    """Whether the library a method needs, if any beyond the package's, is installed."""
+    library = BASELINE_LIBRARIES.get(method)
+    return library is None or importlib.util.find_spec(library) is not None
+
+
 def installed_methods(mf) -> list[str]:
     """The benchmark's methods whose libraries are installed here."""
-    return [
-        method
-        for method in mf.METHODS
-        if importlib.util.find_spec(BASELINE_LIBRARIES.get(method, "keras_tuner")) is not None
-    ]
+    return [method for method in mf.METHODS if installed(method)]
 
 
 def load_benchmark():
