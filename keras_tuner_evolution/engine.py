@@ -151,12 +151,10 @@ class Evolution(Breeding):
 
     def completed(self, trial_ids) -> list[tuple[str, float]]:
         """`(id, score)` of the scored members among `trial_ids`, in their order."""
-        found = []
-        for trial_id in trial_ids:
-            score = self.score(trial_id)
-            if score is not None:
-                found.append((trial_id, score))
-        return found
+        scores = self.results  # `score` of each, without a call per member (read at every trial)
+        if self.imported:
+            scores = {**scores, **{key: entry["score"] for key, entry in self.imported.items()}}
+        return [(tid, score) for tid in trial_ids if (score := scores.get(tid)) is not None]
 
     def everyone(self) -> list[tuple[str, float]]:
         """Every scored member: trials in start order, then imported ones."""

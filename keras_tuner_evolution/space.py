@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from keras_tuner import HyperParameters
@@ -182,7 +182,8 @@ def repair(
     """
     genome: Genome = {}
     for hp in space.space:
-        if hp.name in genome or not is_active(hp, genome):
+        # `hp.conditions` first: most hyperparameters have none, and `is_active` costs a call.
+        if hp.name in genome or (hp.conditions and not is_active(hp, genome)):
             continue
         value = values.get(hp.name)
         if value is not None and is_valid_value(hp, value):
@@ -247,6 +248,33 @@ def finite_domain(hp: hp_module.HyperParameter) -> list[Any] | None:
         values = {canonical_value(hp, _grid_value(hp, i)) for i in range(_step_count(hp))}
         return sorted(v for v in values if hp.min_value - 1e-9 <= v <= hp.max_value + 1e-9)
     return None
+
+
+class SpaceFacts(NamedTuple):
+    """What the genetic operators read of a space at every call (`space_facts`)."""
+
+    by_name: dict[str, list[hp_module.HyperParameter]]
+    condition_parents: frozenset[str]
+
+
+# id(space) -> (space, its size when read, its facts); the space is held, so its id stays its own.
+_FACTS: dict[int, tuple[HyperParameters, int, SpaceFacts]] = {}
+_MAX_FACTS = 32
+
+
+def space_facts(space: HyperParameters) -> SpaceFacts:
+    """`hyperparameters_by_name` and `condition_parents` of `space`, read once per space and
+    size (spaces only grow): the operators ask for them for every child they make.
+
+    The result is shared: do not change it.
+    """
+    entry = _FACTS.get(id(space))
+    if entry is None or entry[0] is not space or entry[1] != len(space.space):
+        if len(_FACTS) >= _MAX_FACTS:
+            _FACTS.clear()
+        facts = SpaceFacts(hyperparameters_by_name(space), frozenset(condition_parents(space)))
+        entry = _FACTS[id(space)] = (space, len(space.space), facts)
+    return entry[2]
 
 
 def condition_parents(space: HyperParameters) -> set[str]:

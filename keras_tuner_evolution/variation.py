@@ -42,9 +42,10 @@ def uniform_crossover(
     child: Genome = {}
     origin: dict[str, str] = {}
     names = list(mother) + [name for name in father if name not in mother]
-    for name in names:
-        from_mother = rng.random() < 0.5
-        source, label = (mother, "mother") if from_mother else (father, "father")
+    # One draw per gene, all at once: the same numbers as a draw per gene in turn.
+    coins = rng.random(len(names)).tolist()
+    for name, coin in zip(names, coins):
+        source, label = (mother, "mother") if coin < 0.5 else (father, "father")
         if name in source:
             child[name], origin[name] = source[name], label
     return child, origin
@@ -106,21 +107,23 @@ def mutate(
     Returns:
         The new genome and the names of the genes that were mutated.
     """
-    by_name = space_lib.hyperparameters_by_name(space)
+    facts = space_lib.space_facts(space)
+    by_name = facts.by_name
     mutable = [
         name
         for name in genome
         if name in by_name
         and not isinstance(space_lib.active_hyperparameter(by_name, name, genome), hp_module.Fixed)
     ]
-    chosen = [name for name in mutable if rng.random() < rate]
+    # One draw per gene, all at once: the same numbers as a draw per gene in turn.
+    chosen = [name for name, draw in zip(mutable, rng.random(len(mutable)).tolist()) if draw < rate]
     if at_least_one and not chosen and mutable:
         chosen = [mutable[int(rng.integers(len(mutable)))]]
     values = dict(genome)
     for name in chosen:
         hp = space_lib.active_hyperparameter(by_name, name, genome)
         values[name] = mutate_value(rng, hp, values[name], scale)
-    if not set(chosen) & space_lib.condition_parents(space):
+    if facts.condition_parents.isdisjoint(chosen):
         # No gene that conditions others changed: the active set is the same and the new
         # values are canonical, so `repair` would return `values` unchanged (and draw nothing).
         return values, chosen
@@ -220,7 +223,7 @@ class UniformCrossover:
 def _complete_and_unconditional(space: HyperParameters, genome: Mapping[str, Any]) -> bool:
     """Whether `genome` has a value for every hyperparameter of a space without conditions
     (spaces only grow, so a genome of the right size has every name)."""
-    return len(genome) == len(space.space) and not space_lib.condition_parents(space)
+    return len(genome) == len(space.space) and not space_lib.space_facts(space).condition_parents
 
 
 class Mutation:
