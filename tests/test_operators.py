@@ -196,3 +196,34 @@ def test_crossover_child_of_complete_parents_in_an_unconditional_space_is_alread
         assert child == space_lib.repair(hps, child) and list(child) == list(mother)
     hps.Int("late", 1, 4)  # the space grew: parents without the new gene are repaired
     assert "late" in crossover(rng, hps, mother, father)
+
+
+def test_operators_see_a_space_that_grew_after_they_read_it():
+    """`space_facts` is read once per space, and again once the space grew: a gene that opens
+    a scope after the first children were made is repaired for like any other."""
+    hp = kt.HyperParameters()
+    hp.Fixed("units", 8)
+    hp.Choice("kind", ["a", "b"])
+    rng = np.random.default_rng(0)
+    first = space_lib.space_facts(hp)
+    assert space_lib.space_facts(hp) is first and first.condition_parents == frozenset()
+    child, _ = variation.mutate(rng, hp, {"units": 8, "kind": "a"}, rate=1.0)
+    assert child == {"units": 8, "kind": "b"}
+    with hp.conditional_scope("kind", ["b"]):
+        hp.Float("extra", 0.0, 1.0)
+    grown = space_lib.space_facts(hp)
+    assert grown.condition_parents == {"kind"} and "extra" in grown.by_name
+    # "kind", the only mutable gene, flips to "b": the repair draws the gene that opens.
+    child, mutated = variation.mutate(rng, hp, {"units": 8, "kind": "a"}, rate=1.0)
+    assert mutated == ["kind"] and child["kind"] == "b" and 0.0 <= child["extra"] <= 1.0
+    # And back to "a": the gene is dropped.
+    child, _ = variation.mutate(rng, hp, child, rate=1.0)
+    assert child == {"units": 8, "kind": "a"}
+
+
+def test_vectorised_coin_draws_are_the_draws_one_at_a_time():
+    """Crossover and mutation draw their per-gene coins at once: the same numbers as one draw
+    per gene, so a seeded search makes the same children as before."""
+    first, second = np.random.default_rng(7), np.random.default_rng(7)
+    assert first.random(6).tolist() == [second.random() for _ in range(6)]
+    assert first.random() == second.random()  # and the generator is left in the same state
