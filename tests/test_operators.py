@@ -221,9 +221,21 @@ def test_operators_see_a_space_that_grew_after_they_read_it():
     assert child == {"units": 8, "kind": "a"}
 
 
-def test_vectorised_coin_draws_are_the_draws_one_at_a_time():
-    """Crossover and mutation draw their per-gene coins at once: the same numbers as one draw
-    per gene, so a seeded search makes the same children as before."""
-    first, second = np.random.default_rng(7), np.random.default_rng(7)
-    assert first.random(6).tolist() == [second.random() for _ in range(6)]
-    assert first.random() == second.random()  # and the generator is left in the same state
+def test_crossover_and_mutation_draw_one_coin_per_gene_in_order():
+    """Which parent each gene comes from, and which genes mutate, follow one uniform draw per
+    gene in the genes' order (drawn at once, the same numbers): a seeded search makes the
+    same children whichever way they are drawn."""
+    hps = kt.HyperParameters()
+    for i in range(7):
+        hps.Int(f"g{i}", 0, 100)
+    mother = {f"g{i}": i for i in range(7)}
+    father = {f"g{i}": 50 + i for i in range(7)}
+    for seed in range(5):
+        rng, twin = np.random.default_rng(seed), np.random.default_rng(seed)
+        _, origin = variation.uniform_crossover(rng, mother, father)
+        coins = [twin.random() < 0.5 for _ in mother]
+        assert [origin[name] == "mother" for name in mother] == coins
+        assert rng.random() == twin.random()  # no draw more, none fewer
+        _, mutated = variation.mutate(rng, hps, mother, rate=0.4, scale=1e-9)
+        picked = [name for name in mother if twin.random() < 0.4]
+        assert mutated == picked
