@@ -186,13 +186,40 @@ def repair(
         if hp.name in genome or (hp.conditions and not is_active(hp, genome)):
             continue
         value = values.get(hp.name)
-        if value is not None and is_valid_value(hp, value):
-            genome[hp.name] = canonical_value(hp, value)
+        if value is not None and (checked := _checked_value(hp, value)) is not _INVALID:
+            genome[hp.name] = checked
         elif rng is None:
             genome[hp.name] = canonical_value(hp, hp.default)
         else:
             genome[hp.name] = sample_value(hp, rng)
     return genome
+
+
+# (id(hp), type(value), value) -> (hp, `_checked_value`): `repair` checks every value of every
+# child, and children inherit their parents' values, so most checks repeat. The hp is held, so
+# an entry is never read for another hyperparameter that took a freed one's id.
+_CHECKED: dict[tuple[int, type, Any], tuple[hp_module.HyperParameter, Any]] = {}
+_MAX_CHECKED = 1 << 16
+_INVALID = object()
+
+
+def _checked_value(hp: hp_module.HyperParameter, value: Any) -> Any:
+    """`canonical_value(hp, value)` if `is_valid_value(hp, value)`, else `_INVALID`; memoised."""
+    # 0.0 and -0.0 would share a key but not their canonical value: never memoised.
+    if type(value) is float and value == 0.0:
+        return canonical_value(hp, value) if is_valid_value(hp, value) else _INVALID
+    key = (id(hp), type(value), value)
+    try:
+        entry = _CHECKED.get(key)
+    except TypeError:  # an unhashable value (never valid for a hyperparameter)
+        return canonical_value(hp, value) if is_valid_value(hp, value) else _INVALID
+    if entry is not None and entry[0] is hp:
+        return entry[1]
+    checked = canonical_value(hp, value) if is_valid_value(hp, value) else _INVALID
+    if len(_CHECKED) >= _MAX_CHECKED:
+        _CHECKED.clear()
+    _CHECKED[key] = (hp, checked)
+    return checked
 
 
 def random_genome(space: HyperParameters, rng: np.random.Generator) -> Genome:
@@ -227,9 +254,14 @@ def latin_genome(space: HyperParameters, key: int, slot: int, size: int) -> Geno
     return genome
 
 
+# `json.dumps(..., separators=(",", ":"))` without building an encoder at every call (the
+# engine hashes every candidate child): the same text.
+_HASH_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def genome_hash(genome: Mapping[str, Any]) -> str:
     """A stable hash of a genome's canonical values (independent of key order)."""
-    text = json.dumps(sorted(genome.items()), separators=(",", ":"))
+    text = _HASH_ENCODER.encode(sorted(genome.items()))
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
@@ -255,6 +287,10 @@ class SpaceFacts(NamedTuple):
 
     by_name: dict[str, list[hp_module.HyperParameter]]
     condition_parents: frozenset[str]
+    # Names declared once, as `Fixed` (never mutable), and names declared more than once
+    # (whose active declaration depends on the genome).
+    fixed: frozenset[str]
+    redeclared: frozenset[str]
 
 
 # id(space) -> (space, its size when read, its facts); the space is held, so its id stays its own.
@@ -272,7 +308,17 @@ def space_facts(space: HyperParameters) -> SpaceFacts:
     if entry is None or entry[0] is not space or entry[1] != len(space.space):
         if len(_FACTS) >= _MAX_FACTS:
             _FACTS.clear()
-        facts = SpaceFacts(hyperparameters_by_name(space), frozenset(condition_parents(space)))
+        by_name = hyperparameters_by_name(space)
+        facts = SpaceFacts(
+            by_name,
+            frozenset(condition_parents(space)),
+            fixed=frozenset(
+                name
+                for name, hps in by_name.items()
+                if len(hps) == 1 and isinstance(hps[0], hp_module.Fixed)
+            ),
+            redeclared=frozenset(name for name, hps in by_name.items() if len(hps) > 1),
+        )
         entry = _FACTS[id(space)] = (space, len(space.space), facts)
     return entry[2]
 

@@ -109,11 +109,18 @@ def mutate(
     """
     facts = space_lib.space_facts(space)
     by_name = facts.by_name
+    fixed, redeclared = facts.fixed, facts.redeclared
     mutable = [
         name
         for name in genome
         if name in by_name
-        and not isinstance(space_lib.active_hyperparameter(by_name, name, genome), hp_module.Fixed)
+        and name not in fixed
+        and (
+            name not in redeclared
+            or not isinstance(
+                space_lib.active_hyperparameter(by_name, name, genome), hp_module.Fixed
+            )
+        )
     ]
     # One draw per gene, all at once: the same numbers as a draw per gene in turn.
     chosen = [name for name, draw in zip(mutable, rng.random(len(mutable)).tolist()) if draw < rate]
@@ -204,7 +211,7 @@ class UniformCrossover:
             # copy it (a tenth of a guided search's breeding time).
             return child
         if self.blend is not None:
-            by_name = space_lib.hyperparameters_by_name(space)
+            by_name = space_lib.space_facts(space).by_name
             for name in child:
                 if name not in mother or name not in father or name not in by_name:
                     continue

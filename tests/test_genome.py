@@ -1,3 +1,5 @@
+import math
+
 import keras_tuner as kt
 import numpy as np
 import pytest
@@ -61,6 +63,43 @@ def test_repair_without_rng_fills_defaults_and_replaces_invalid_values():
     genome = space_lib.repair(space, {"model": "mlp", "units": 13, "lr": 5.0})
     assert genome["units"] == 8  # 13 is off the step grid: default (min_value)
     assert genome["lr"] == pytest.approx(1e-4)
+
+
+def test_repair_memo_answers_as_the_checks_do():
+    """`repair` memoises its value checks (children inherit their parents' values), and the
+    memo answers what `is_valid_value` and `canonical_value` would: for values of another type
+    that compare equal (3, 3.0, True), for the two zeros, and for invalid values, again."""
+    space = kt.HyperParameters()
+    space.Int("units", 1, 10)
+    space.Choice("act", [1, 2])
+    space.Float("shift", -1.0, 1.0)
+    for _ in range(2):  # the second pass reads the memo
+        assert space_lib.repair(space, {"units": 3.0, "act": 2.0, "shift": 0.5}) == {
+            "units": 3,
+            "act": 2,
+            "shift": 0.5,
+        }
+        genome = space_lib.repair(space, {"units": True, "act": True, "shift": -0.0})
+        assert genome["units"] == 1 and genome["act"] == 1  # True is neither: the defaults
+        assert math.copysign(1.0, genome["shift"]) == -1.0
+        zero = space_lib.repair(space, {"units": 30, "shift": 0.0})["shift"]
+        assert math.copysign(1.0, zero) == 1.0  # not the -0.0 seen before
+        assert space_lib.repair(space, {"units": 30})["units"] == 1  # out of range, still
+
+
+def test_repair_memo_never_answers_for_another_hyperparameter():
+    """An entry holds its hyperparameter: a new one that took a freed one's id (and so its
+    memo key) is checked for itself."""
+    old, new = kt.HyperParameters(), kt.HyperParameters()
+    old.Int("units", 1, 10)
+    new.Int("units", 100, 200)
+    space_lib.repair(old, {"units": 5})
+    key = (id(new.space[0]), int, 5)
+    space_lib._CHECKED[key] = (old.space[0], 5)  # as if `new`'s hp had reused the old id
+    try:
+        assert space_lib.repair(new, {"units": 5})["units"] == 100  # invalid here: default
+    finally:
+        space_lib._CHECKED.pop(key, None)
 
 
 def test_random_genomes_stay_in_range_with_log_sampling_and_steps():

@@ -221,6 +221,24 @@ def test_operators_see_a_space_that_grew_after_they_read_it():
     assert child == {"units": 8, "kind": "a"}
 
 
+def test_mutation_follows_the_active_declaration_of_a_name_declared_twice():
+    """A name declared `Fixed` under one scope and `Int` under another mutates only where its
+    `Int` declaration is active."""
+    hp = kt.HyperParameters()
+    hp.Choice("model", ["a", "b"])
+    with hp.conditional_scope("model", ["a"]):
+        hp.Fixed("units", 8)
+    with hp.conditional_scope("model", ["b"]):
+        hp.Int("units", 16, 64)
+    hp.Fixed("seed", 1)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        _, mutated = variation.mutate(rng, hp, {"model": "b", "units": 32, "seed": 1}, 1.0)
+        assert sorted(mutated) == ["model", "units"]
+        _, mutated = variation.mutate(rng, hp, {"model": "a", "units": 8, "seed": 1}, 1.0)
+        assert mutated == ["model"]
+
+
 def test_crossover_and_mutation_draw_one_coin_per_gene_in_order():
     """Which parent each gene comes from, and which genes mutate, follow one uniform draw per
     gene in the genes' order (drawn at once, the same numbers): a seeded search makes the
