@@ -116,8 +116,8 @@ class Encoder:
             if position == len(self._coordinates):
                 self._coordinates = np.concatenate([self._coordinates, self._coordinates])
                 self._codes = np.concatenate([self._codes, self._codes])
-            coordinates, codes = self.matrices([genome])
-            self._coordinates[position], self._codes[position] = coordinates[0], codes[0]
+            # The row's floats and ints as `matrices` would convert them, without its arrays.
+            self._coordinates[position], self._codes[position] = self.genome_row(genome)
         return position
 
     def matrices(self, genomes: Sequence[Mapping[str, Any]], points: bool = False) -> tuple:

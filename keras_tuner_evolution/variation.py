@@ -20,11 +20,22 @@ from keras_tuner_evolution.space import Genome
 
 
 def pick_parents(rng: np.random.Generator, breeders: Sequence[Any]) -> tuple[Any, Any]:
-    """Two distinct breeders chosen uniformly (the same one twice if it is the only one)."""
-    if len(breeders) == 1:
+    """Two distinct breeders chosen uniformly (the same one twice if it is the only one).
+
+    The draws are those of `rng.choice(len(breeders), 2, replace=False)` (Floyd's algorithm,
+    then a shuffle of the pair), made directly: that call cost more than the crossover it
+    feeds. `tests/test_operators.py` checks that both pick the same pairs.
+    """
+    n = len(breeders)
+    if n == 1:
         return breeders[0], breeders[0]
-    first, second = rng.choice(len(breeders), size=2, replace=False)
-    return breeders[int(first)], breeders[int(second)]
+    first = int(rng.integers(n - 1))
+    second = int(rng.integers(n))
+    if second == first:
+        second = n - 1
+    if rng.integers(2) == 0:
+        first, second = second, first
+    return breeders[first], breeders[second]
 
 
 def uniform_crossover(

@@ -221,6 +221,19 @@ def test_operators_see_a_space_that_grew_after_they_read_it():
     assert child == {"units": 8, "kind": "a"}
 
 
+def test_pick_parents_draws_what_numpys_choice_draws():
+    """`pick_parents` makes `rng.choice(n, 2, replace=False)`'s draws itself (it is faster):
+    the same pairs and the same generator state after, so seeded searches keep their trials."""
+    for seed in range(40):
+        rng, twin = np.random.default_rng(seed), np.random.default_rng(seed)
+        for n in [*range(2, 40), 100, 9999]:
+            breeders = list(range(n))
+            expected = tuple(int(i) for i in twin.choice(n, size=2, replace=False))
+            assert variation.pick_parents(rng, breeders) == expected
+        assert rng.random() == twin.random()
+    assert variation.pick_parents(np.random.default_rng(0), ["only"]) == ("only", "only")
+
+
 def test_mutation_follows_the_active_declaration_of_a_name_declared_twice():
     """A name declared `Fixed` under one scope and `Int` under another mutates only where its
     `Int` declaration is active."""
