@@ -206,7 +206,7 @@ _INVALID = object()
 def _checked_value(hp: hp_module.HyperParameter, value: Any) -> Any:
     """`canonical_value(hp, value)` if `is_valid_value(hp, value)`, else `_INVALID`; memoised."""
     # 0.0 and -0.0 would share a key but not their canonical value: never memoised.
-    if type(value) is float and value == 0.0:
+    if not value and isinstance(value, (float, np.floating)):
         return canonical_value(hp, value) if is_valid_value(hp, value) else _INVALID
     key = (id(hp), type(value), value)
     try:

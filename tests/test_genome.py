@@ -84,6 +84,9 @@ def test_repair_memo_answers_as_the_checks_do():
         assert math.copysign(1.0, genome["shift"]) == -1.0
         zero = space_lib.repair(space, {"units": 30, "shift": 0.0})["shift"]
         assert math.copysign(1.0, zero) == 1.0  # not the -0.0 seen before
+        for negative, positive in [(np.float64(-0.0), np.float64(0.0))]:
+            assert math.copysign(1.0, space_lib.repair(space, {"shift": negative})["shift"]) < 0
+            assert math.copysign(1.0, space_lib.repair(space, {"shift": positive})["shift"]) > 0
         assert space_lib.repair(space, {"units": 30})["units"] == 1  # out of range, still
 
 
