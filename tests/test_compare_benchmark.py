@@ -261,6 +261,24 @@ def test_the_overhead_target_shows_the_problems_above_twice_randomsearch():
     assert compare.overhead_by_problem(table, ["big"]).endswith("above 2x on 0 of 1")
 
 
+def test_the_overhead_target_also_gives_the_paired_median():
+    """The mean time per trial weighs the large spaces; the median of the ratios per problem
+    and seed weighs every problem alike, and pairs the evolution with RandomSearch's run of
+    the same seed (a seed either lacks is left out)."""
+    compare = load_compare()
+    table = {
+        ("evolution", "big"): {"ms_per_trial": 3.0, "ms_by_seed": {0: 3.0, 1: 3.0}},
+        ("random", "big"): {"ms_per_trial": 3.0, "ms_by_seed": {0: 3.0, 1: 3.0}},
+        ("evolution", "small"): {"ms_per_trial": 0.9, "ms_by_seed": {0: 0.9, 1: 0.9, 2: 5.0}},
+        ("random", "small"): {"ms_per_trial": 0.3, "ms_by_seed": {0: 0.3, 1: 0.3}},
+    }
+    line = compare.overhead_by_problem(table, ["big", "small"])
+    assert line.endswith("; median of the paired ratios per problem and seed 2.00x")
+    assert compare.paired_overhead(table, ["small"]).endswith(" 3.00x")
+    no_seeds = {key: {"ms_per_trial": 1.0} for key in table}
+    assert compare.paired_overhead(no_seeds, ["big", "small"]) == ""
+
+
 def test_held_out_problems_are_not_tuned_on():
     compare = load_compare()
     assert set(compare.HELD_OUT_PROBLEMS) == {"hartmann6", "mixed_mlp", "nas_cell"}
