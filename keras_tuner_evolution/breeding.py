@@ -45,9 +45,12 @@ class Breeding:
         """A child bred as `_breed` does; with guidance, the one the model prefers of several.
 
         While the guidance's first `gene_pool_until` results come in, the candidates are
-        children of the model's whole good group instead (`_gene_pool`).
+        children of the model's whole good group instead (`_gene_pool`). While there is no
+        model yet (too few results to learn from), one child is bred, as without guidance:
+        the first of several candidates would be the same child drawn from a longer stream.
         """
-        if self.guidance is None or self.guidance.candidates <= 1:
+        unguided = self.guidance is None or self.guidance.candidates <= 1
+        if unguided or self._fitted_model() is None:
             child = self._breed(breeders, factor)
             return None if child is None else child[:2]
         pool = self._gene_pool()
@@ -62,8 +65,7 @@ class Breeding:
         if not candidates:
             return None
         children = list(candidates.values())
-        model = self._fitted_model()
-        return children[guidance_lib.choose(model, [genome for genome, _ in children])]
+        return children[guidance_lib.choose(self._fitted_model(), [g for g, _ in children])]
 
     def _model_results(self) -> tuple[list[str], list[float], str]:
         """The trial ids, scores and direction the guidance model learns from."""

@@ -80,11 +80,11 @@ def _check_config(config: EvolutionConfig) -> None:
         )
 
 
-# Defaults that differ from `EvolutionaryOracle`'s: the guidance, the Latin generation 0 and the
-# bolder mutation that help the fixed-epoch evolution made this oracle worse on the
-# multi-fidelity benchmark (mean rank at 100 full trainings 2.98 with them, 2.35 without:
-# its engine sees rank fitness across rungs, which the density model reads poorly).
-BREEDING_DEFAULTS = {"initial_sampling": "random", "guidance": None, "mutation_rate": 0.1}
+# Defaults that differ from `EvolutionaryOracle`'s: the Latin generation 0 and the bolder
+# mutation that help the fixed-epoch evolution made this oracle worse on the multi-fidelity
+# benchmark. The guidance is on, as there, but learns from full trainings only
+# (`_guidance_results`; docs/multi_fidelity.md, "Guided by full trainings").
+BREEDING_DEFAULTS = {"initial_sampling": "random", "guidance": "density", "mutation_rate": 0.1}
 
 # The smallest population chosen from the budget (when it buys three generations): parents
 # picked on short, noisy trainings, 4 at a time, narrowed the search (`docs/multi_fidelity.md`).
@@ -135,11 +135,13 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             results. A space without family genes is not affected.
         config: The evolution's arguments as one `EvolutionConfig` (instead of keywords).
         **evolution: The evolution's arguments (see `EvolutionConfig`); `patience` is not
-            supported here (scores of different epoch counts do not make one series). Three
+            supported here (scores of different epoch counts do not make one series). Two
             defaults differ from `EvolutionaryOracle`'s (`BREEDING_DEFAULTS`):
-            `initial_sampling="random"`, `guidance=None`, `mutation_rate=0.1`, which did
-            better here on the multi-fidelity benchmark. With `guidance` on, the model learns
-            from the raw scores of one rung (`_guidance_results`), never from rank fitness.
+            `initial_sampling="random"` and `mutation_rate=0.1`, which did better here on the
+            multi-fidelity benchmark. The guidance (`"density"`, as there) learns from the
+            raw scores of full trainings only (`_guidance_results`), never from rank fitness
+            or shorter trainings; until `max_epochs` has a result per hyperparameter and one
+            more, the first candidate child is kept, as without a model.
             A `population_size` chosen from the budget (None) is that of `EvolutionaryOracle`
             for the `n` new configurations the budget buys, but at least
             `min(MIN_POPULATION, n // 3)`: 8 once the budget buys three generations of 8.
@@ -328,7 +330,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             if grouped and self.promote_by_family == "auto":
                 if fidelity.families_learn_alike(view.results, self._family):
                     # The evidence says short training ranks the families fairly.
-                    view = RungView.of(self.trials, self.fidelity, self.rungs, key, None)
+                    view = view.without_families()
             self._cached = view
         return self._cached
 
@@ -390,13 +392,17 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         self._told = len(self.end_order)
 
     def _guidance_results(self) -> tuple[list[str], list[float], str]:
-        """What the guidance model learns from: the raw scores of one rung (BOHB's rule), the
-        highest with a result per hyperparameter and one more, never the first (its ranks
-        mislead most); none until then. Scores of different epoch counts are never mixed."""
+        """What the guidance model learns from: the raw scores of the top rung (`max_epochs`)
+        once it has a result per hyperparameter and one more; none until then.
+
+        Why: short trainings mislead (slow starters, learning rates that start fast and end
+        low), and a model of them steers every child towards fast starters, as BOHB's rule
+        (the highest rung with enough results) did (docs/multi_fidelity.md). Promotions and
+        rank fitness still use every rung.
+        """
         need = max(len(self.hyperparameters.space) + 1, self.engine.guidance.min_scored)
-        results = self._view().results
-        lowest = 1 if len(results) > 1 else 0  # the first rung's ranks mislead the model most
-        chosen = next((r for r in reversed(results[lowest:]) if len(r) >= need), [])
+        top = self._view().results[-1]
+        chosen = top if len(top) >= need else []
         known = [(config, score) for config, score in chosen if config in self.engine.genomes]
         return [c for c, _ in known], [s for _, s in known], self.objective.direction
 

@@ -31,6 +31,7 @@ class RungView:
     started: list[int]  # per rung, how many configurations started there
     group_results: dict[Group, list[list[tuple[str, float]]]]  # `results` per promotion group
     spent: int  # epochs handed out (running trials included)
+    bracket_results: dict[Group, list[list[tuple[str, float]]]]  # `results` per bracket
 
     @classmethod
     def of(
@@ -41,22 +42,19 @@ class RungView:
         key: tuple,
         family: Callable[[str], tuple] | None = None,
     ) -> RungView:
-        """The view of `trials` (Keras Tuner trials by id, in start order).
-
-        Args:
-            trials: The oracle's trials.
-            fidelity: Per trial id, `[configuration id, rung]` (unknown trials: rung 0).
-            rungs: The epochs of each rung.
-            key: What identifies this snapshot (see `EvolutionaryHyperbandOracle._view`).
-            family: The family of a configuration, by its id, when promotions compare
-                configurations only within their family; None: within their bracket only.
-        """
+        """The view of `trials` (the oracle's, by id, in start order), each placed by
+        `fidelity` (per trial id, `[configuration id, rung]`; unknown trials: rung 0) on
+        `rungs` (their epochs). `key` identifies the snapshot (see the oracle's `_view`);
+        `family` gives a configuration's family, by its id, when promotions compare within
+        families (None: within brackets only)."""
         rows = [tuple(fidelity.get(tid, (tid, 0))) for tid in trials]
         results: list[list[tuple[str, float]]] = [[] for _ in rungs]
         promoted: list[set[str]] = [set() for _ in rungs]
         highest: dict[str, tuple[int, float]] = {}
         start = {tid: rung for tid, (config_id, rung) in zip(trials, rows) if config_id == tid}
-        group_results: dict[Group, list[list[tuple[str, float]]]] = {}
+        by_family: dict[Group, list[list[tuple[str, float]]]] = {}
+        by_bracket: dict[Group, list[list[tuple[str, float]]]] = {}
+        completed = TrialStatus.COMPLETED
         spent = 0
         for trial_id, (config_id, rung) in zip(trials, rows):
             continued = config_id != trial_id
@@ -64,15 +62,21 @@ class RungView:
             if continued:
                 promoted[rung - 1].add(config_id)
             trial = trials[trial_id]
-            if trial.status == TrialStatus.COMPLETED and trial.score is not None:
-                score = float(trial.score)
-                results[rung].append((config_id, score))
-                group = (start.get(config_id, 0), family(config_id) if family else ())
-                group_results.setdefault(group, [[] for _ in rungs])[rung].append(
-                    (config_id, score)
-                )
-                if rung >= highest.get(config_id, (-1, 0.0))[0]:
-                    highest[config_id] = (rung, score)
+            if trial.status != completed or trial.score is None:
+                continue
+            result = (config_id, float(trial.score))
+            results[rung].append(result)
+            bracket = start.get(config_id, 0)
+            plain = by_bracket.get((bracket, ()))
+            if plain is None:
+                plain = by_bracket[(bracket, ())] = [[] for _ in rungs]
+            plain[rung].append(result)
+            if family is not None:
+                group = (bracket, family(config_id))
+                by_family.setdefault(group, [[] for _ in rungs])[rung].append(result)
+            if config_id not in highest or rung >= highest[config_id][0]:
+                highest[config_id] = (rung, result[1])
+        starts = list(start.values())
         return cls(
             key=key,
             rows=rows,
@@ -82,7 +86,16 @@ class RungView:
             promoted=promoted,
             highest=highest,
             start=start,
-            started=[list(start.values()).count(rung) for rung in range(len(rungs))],
-            group_results=group_results,
+            started=[starts.count(rung) for rung in range(len(rungs))],
+            group_results=by_family if family is not None else by_bracket,
             spent=spent,
+            bracket_results=by_bracket,
         )
+
+    def without_families(self) -> RungView:
+        """This view with its promotion groups by bracket only (as built with no `family`).
+
+        `of` groups by bracket and family and by bracket alone in one pass: the oracle may drop
+        the families once it has seen the results, and a second pass would cost a rebuild.
+        """
+        return dataclasses.replace(self, group_results=self.bracket_results)

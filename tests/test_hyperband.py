@@ -199,6 +199,24 @@ def test_auto_promotes_within_brackets_once_the_families_learn_alike(tmp_path):
     assert {family for _, family in oracle._view().group_results} == {()}
 
 
+def test_a_view_without_families_is_the_view_built_without_them(tmp_path):
+    """`RungView.without_families` (what "auto" switches to) equals a view built with no
+    family, field for field: one pass serves both groupings."""
+    from keras_tuner_evolution.rung_view import RungView
+
+    oracle, _ = family_search(tmp_path, "families", True)
+    args = (oracle.trials, oracle.fidelity, oracle.rungs, ("k",))
+    grouped = RungView.of(*args, oracle._family)
+    plain = RungView.of(*args, None)
+    assert {family for _, family in grouped.group_results} == {
+        ("'cnn'",),
+        ("'linear'",),
+        ("'mlp'",),
+    }
+    assert grouped.without_families() == plain
+    assert set(plain.group_results) == {(bracket, ()) for bracket, _ in grouped.group_results}
+
+
 def test_families_learn_alike_compares_standardised_gains():
     """Gains are compared between families in standard deviations of their pair of rungs."""
     family = {"a1": "a", "a2": "a", "a3": "a", "b1": "b", "b2": "b", "b3": "b"}.get
@@ -641,33 +659,65 @@ def test_breeding_defaults_differ_from_the_fixed_epoch_oracle_and_can_be_overrid
     from keras_tuner_evolution.hyperband import EvolutionaryHyperbandOracle
 
     oracle = EvolutionaryHyperbandOracle(objective=kt.Objective("score", "max"), max_epochs=9)
-    assert (oracle.initial_sampling, oracle.guidance, oracle.mutation_rate) == ("random", None, 0.1)
-    guided = EvolutionaryHyperbandOracle(
-        objective=kt.Objective("score", "max"), max_epochs=9, guidance="density"
+    defaults = (oracle.initial_sampling, oracle.guidance, oracle.mutation_rate)
+    assert defaults == ("random", "density", 0.1)
+    unguided = EvolutionaryHyperbandOracle(
+        objective=kt.Objective("score", "max"), max_epochs=9, guidance=None
     )
-    assert guided.guidance == "density" and guided.initial_sampling == "random"
+    assert unguided.guidance is None and unguided.initial_sampling == "random"
 
 
-def test_guidance_learns_from_raw_scores_of_one_rung_above_the_first(tmp_path):
-    oracle = make_oracle(tmp_path, guidance="density", max_epochs=9)  # rungs 1, 3, 9
+def test_guidance_learns_from_full_trainings_only(tmp_path):
+    # Rungs 1, 3, 9; guided by default; the epochs of 100 full trainings.
+    oracle = make_oracle(tmp_path, max_epochs=9, max_epochs_total=900)
     need = len(oracle.hyperparameters.space) + 1
     assert oracle._guidance_results() == ([], [], "max")  # nothing yet: no model
-    seen_rungs = set()
-    for _ in range(150):  # a trial at a time, the model's data checked after each
+    fitted = False
+    for _ in range(400):  # a trial at a time, the model's data checked after each
         if (trial := step(oracle)) is None:
             break
         finish(oracle, trial)
         ids, scores, direction = oracle._guidance_results()
-        if not ids:
+        top = oracle._view().results[-1]
+        if len(top) < need:
+            # Plenty of results at 1 and 3 epochs by now, and still no model.
+            assert (ids, scores) == ([], [])
             continue
-        by_rung = oracle._view().results
-        rung = next(r for r, results in enumerate(by_rung) if results == list(zip(ids, scores)))
-        assert rung >= 1 and len(ids) >= need and direction == "max"
-        assert all(len(by_rung[higher]) < need for higher in range(rung + 1, len(by_rung)))
-        seen_rungs.add(rung)
-    assert seen_rungs, "the model was never fitted"
+        assert list(zip(ids, scores)) == top and direction == "max"
+        fitted = True
+    assert fitted, "the model was never fitted"
+    assert len(oracle._view().results[0]) > need  # the lower rungs had enough long before
     # And it is what the engine's model is fitted to.
     assert oracle.engine.guidance_results == oracle._guidance_results
+
+
+def test_guidance_changes_nothing_until_the_top_rung_can_teach_it(tmp_path):
+    """Until full trainings can fit the model, a guided search breeds exactly the children
+    an unguided one does (one child per slot, not the first of several candidates)."""
+    guided = make_oracle(tmp_path, name="guided", max_epochs=9, max_epochs_total=900)
+    unguided = make_oracle(
+        tmp_path, name="unguided", max_epochs=9, max_epochs_total=900, guidance=None
+    )
+    need = len(guided.hyperparameters.space) + 1
+    compared = 0
+    while len(guided._view().results[-1]) < need:
+        a, b = step(guided), step(unguided)
+        assert a.hyperparameters.values == b.hyperparameters.values
+        finish(guided, a)
+        finish(unguided, b)
+        compared += 1
+    assert compared > 3 * need  # bred children well past generation 0
+    assert guided.engine.plans[-1]["index"] >= 2
+    # Once the top rung can teach the model, the guided search chooses among candidates.
+    differs = False
+    for _ in range(200):
+        a, b = step(guided), step(unguided)
+        if a is None or b is None:
+            break
+        differs = differs or a.hyperparameters.values != b.hyperparameters.values
+        finish(guided, a)
+        finish(unguided, b)
+    assert differs
 
 
 def test_a_small_budget_still_breeds_from_a_population_of_eight(tmp_path):
