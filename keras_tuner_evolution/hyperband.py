@@ -141,7 +141,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             multi-fidelity benchmark. The guidance (`"density"`, as there) learns from the
             raw scores of full trainings only (`_guidance_results`), never from rank fitness
             or shorter trainings; until `max_epochs` has a result per hyperparameter and one
-            more, the first candidate child is kept, as without a model.
+            more there is no model, and one child is bred per slot, as without guidance.
             A `population_size` chosen from the budget (None) is that of `EvolutionaryOracle`
             for the `n` new configurations the budget buys, but at least
             `min(MIN_POPULATION, n // 3)`: 8 once the budget buys three generations of 8.
