@@ -203,19 +203,24 @@ _MAX_CHECKED = 1 << 16
 _INVALID = object()
 
 
+def _check_value(hp: hp_module.HyperParameter, value: Any) -> Any:
+    """`canonical_value(hp, value)` if `is_valid_value(hp, value)`, else `_INVALID`."""
+    return canonical_value(hp, value) if is_valid_value(hp, value) else _INVALID
+
+
 def _checked_value(hp: hp_module.HyperParameter, value: Any) -> Any:
-    """`canonical_value(hp, value)` if `is_valid_value(hp, value)`, else `_INVALID`; memoised."""
+    """`_check_value(hp, value)`, memoised."""
     # 0.0 and -0.0 would share a key but not their canonical value: never memoised.
     if not value and isinstance(value, (float, np.floating)):
-        return canonical_value(hp, value) if is_valid_value(hp, value) else _INVALID
+        return _check_value(hp, value)
     key = (id(hp), type(value), value)
     try:
         entry = _CHECKED.get(key)
     except TypeError:  # an unhashable value (never valid for a hyperparameter)
-        return canonical_value(hp, value) if is_valid_value(hp, value) else _INVALID
+        return _check_value(hp, value)
     if entry is not None and entry[0] is hp:
         return entry[1]
-    checked = canonical_value(hp, value) if is_valid_value(hp, value) else _INVALID
+    checked = _check_value(hp, value)
     if len(_CHECKED) >= _MAX_CHECKED:
         _CHECKED.clear()
     _CHECKED[key] = (hp, checked)

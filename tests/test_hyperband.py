@@ -199,13 +199,21 @@ def test_auto_promotes_within_brackets_once_the_families_learn_alike(tmp_path):
     assert {family for _, family in oracle._view().group_results} == {()}
 
 
+VIEW_FIELDS = ("rows", "configs", "trial_at", "results", "promoted", "highest", "start")
+VIEW_FIELDS += ("started", "spent", "bracket_results", "group_results")
+
+
+def view_data(view):
+    return {name: getattr(view, name) for name in VIEW_FIELDS}
+
+
 def test_a_view_without_families_is_the_view_built_without_them(tmp_path):
     """`RungView.without_families` (what "auto" switches to) equals a view built with no
     family, field for field: one pass serves both groupings."""
     from keras_tuner_evolution.rung_view import RungView
 
     oracle, _ = family_search(tmp_path, "families", True)
-    args = (oracle.trials, oracle.fidelity, oracle.rungs, ("k",))
+    args = (oracle.trials, oracle.fidelity, oracle.rungs, oracle.end_order)
     grouped = RungView.of(*args, oracle._family)
     plain = RungView.of(*args, None)
     assert {family for _, family in grouped.group_results} == {
@@ -213,8 +221,44 @@ def test_a_view_without_families_is_the_view_built_without_them(tmp_path):
         ("'linear'",),
         ("'mlp'",),
     }
-    assert grouped.without_families() == plain
+    assert view_data(grouped.without_families()) == view_data(plain)
     assert set(plain.group_results) == {(bracket, ()) for bracket, _ in grouped.group_results}
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_the_view_kept_up_to_date_equals_a_view_built_afresh(tmp_path, workers):
+    """The oracle's view, caught up as trials start and end, equals one built from all the
+    trials at every step, with parallel workers whose trials end out of start order too
+    (then the oracle builds it afresh)."""
+    import numpy as np
+
+    from keras_tuner_evolution.rung_view import RungView
+
+    oracle = make_oracle(tmp_path, space=conditional_space(), max_epochs_total=600)
+    rng = np.random.default_rng(0)
+    running, free, ended, caught_up = [], [f"w{i}" for i in range(workers)], 0, 0
+    while True:
+        while free and (trial := step(oracle, free[-1])) is not None:
+            running.append((free.pop(), trial))
+        if not running:
+            break
+        worker, trial = running.pop(int(rng.integers(len(running))))
+        free.append(worker)
+        values = trial.hyperparameters.values
+        previous = oracle._cached
+        finish(oracle, trial, family_curve(values, values["tuner/epochs"]))
+        ended += 1
+        view = oracle._view()
+        caught_up += view is previous
+        fresh = RungView.of(
+            oracle.trials, oracle.fidelity, oracle.rungs, oracle.end_order, oracle._family
+        )
+        fresh.use_families = view.use_families
+        assert view_data(view) == view_data(fresh)
+        assert view.families_alike() == fidelity.families_learn_alike(view.results, oracle._family)
+    assert ended > 100
+    # One worker: every end is in start order, so the view is always caught up, never rebuilt.
+    assert caught_up == ended if workers == 1 else 0 < caught_up < ended
 
 
 def test_families_learn_alike_compares_standardised_gains():
