@@ -335,8 +335,8 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
 
     def _family(self, config_id: str) -> tuple:
         """A configuration's family: its values of `space.family_genes` (promotions compare
-        configurations only within their family when `promote_by_family`). Cached: the view
-        is rebuilt whenever a trial starts or ends."""
+        configurations only within their family when `promote_by_family`). Cached: a view
+        built afresh asks again for every configuration."""
         genes = self._family_genes()
         families = self._families["of"]
         if config_id not in families:
