@@ -90,7 +90,9 @@ class RungView:
             promoted=[set() for _ in rungs],
             started=[0 for _ in rungs],
         )
-        view.catch_up(trials, fidelity_rows, end_order)
+        view._add_trials(trials, fidelity_rows, len(trials))
+        # Every completed trial is counted, ended or not: the ends so far are read.
+        view._read_to(end_order)
         return view
 
     @property
@@ -132,18 +134,27 @@ class RungView:
             return False
         if ended and end_order[ended - 1] != self._last_ended:
             return False
-        new = len(trials) - seen
+        self._add_trials(trials, fidelity_rows, len(trials) - seen)
+        for trial_id in end_order[ended:]:
+            trial = trials.get(trial_id)
+            # Ended twice (its score may have changed) or out of start order: rebuild.
+            if trial is None or trial_id in self._counted or not self._count(trial_id, trial):
+                return False
+        self._read_to(end_order)
+        return True
+
+    def _add_trials(
+        self, trials: Mapping[str, Any], fidelity_rows: Mapping[str, Sequence], new: int
+    ) -> None:
+        """Adds the `new` last trials, and the results of those already completed."""
         # Newest last: reading a dict from its end skips the trials already seen.
         for trial_id in reversed(list(itertools.islice(reversed(trials), new))):
             self._add_trial(trial_id, tuple(fidelity_rows.get(trial_id, (trial_id, 0))))
             self._count(trial_id, trials[trial_id])
-        for trial_id in end_order[ended:]:
-            # Ended twice (its score may have changed) or out of start order: rebuild.
-            if trial_id in self._counted or not self._count(trial_id, trials[trial_id]):
-                return False
+
+    def _read_to(self, end_order: Sequence[str]) -> None:
         self._ended = len(end_order)
         self._last_ended = end_order[-1] if end_order else None
-        return True
 
     def _add_trial(self, trial_id: str, row: tuple[str, int]) -> None:
         config_id, rung = row

@@ -250,6 +250,7 @@ def test_the_view_kept_up_to_date_equals_a_view_built_afresh(tmp_path, workers):
         ended += 1
         view = oracle._view()
         caught_up += view is previous
+        assert oracle._view() is view  # nothing changed: the view is kept, not rebuilt
         fresh = RungView.of(
             oracle.trials, oracle.fidelity, oracle.rungs, oracle.end_order, oracle._family
         )
@@ -257,8 +258,9 @@ def test_the_view_kept_up_to_date_equals_a_view_built_afresh(tmp_path, workers):
         assert view_data(view) == view_data(fresh)
         assert view.families_alike() == fidelity.families_learn_alike(view.results, oracle._family)
     assert ended > 100
-    # One worker: every end is in start order, so the view is always caught up, never rebuilt.
-    assert caught_up == ended if workers == 1 else 0 < caught_up < ended
+    # One worker: every end is in start order, so the view is always caught up, never rebuilt;
+    # with three, only an end out of start order rebuilds it, and the next ones catch up.
+    assert caught_up == ended if workers == 1 else ended / 2 < caught_up < ended
 
 
 def test_families_learn_alike_compares_standardised_gains():
