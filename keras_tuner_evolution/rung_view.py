@@ -50,6 +50,7 @@ class RungView:
     _last_counted: int = -1  # the start order of the latest trial whose result is in
     _ended: int = 0  # how much of the oracle's `end_order` was read
     _last_ended: str | None = None  # its last id then (a changed `end_order` is rebuilt)
+    _ended_ids: set[str] = dataclasses.field(default_factory=set)  # the ids read from it
     _promoted_results: int = 0  # results above the lowest rung (each a new gain)
     _alike: tuple[int, bool | None] = (-1, None)  # (`_promoted_results`, families alike)
 
@@ -90,9 +91,8 @@ class RungView:
             promoted=[set() for _ in rungs],
             started=[0 for _ in rungs],
         )
-        view._add_trials(trials, fidelity_rows, len(trials))
-        # Every completed trial is counted, ended or not: the ends so far are read.
-        view._read_to(end_order)
+        # Every trial is new, and every completed one counted when added, ended or not.
+        view.catch_up(trials, fidelity_rows, end_order)
         return view
 
     @property
@@ -138,9 +138,13 @@ class RungView:
         for trial_id in end_order[ended:]:
             trial = trials.get(trial_id)
             # Ended twice (its score may have changed) or out of start order: rebuild.
-            if trial is None or trial_id in self._counted or not self._count(trial_id, trial):
+            if trial is None or trial_id in self._ended_ids:
                 return False
-        self._read_to(end_order)
+            self._ended_ids.add(trial_id)
+            if trial_id not in self._counted and not self._count(trial_id, trial):
+                return False
+        self._ended = len(end_order)
+        self._last_ended = end_order[-1] if end_order else None
         return True
 
     def _add_trials(
@@ -151,10 +155,6 @@ class RungView:
         for trial_id in reversed(list(itertools.islice(reversed(trials), new))):
             self._add_trial(trial_id, tuple(fidelity_rows.get(trial_id, (trial_id, 0))))
             self._count(trial_id, trials[trial_id])
-
-    def _read_to(self, end_order: Sequence[str]) -> None:
-        self._ended = len(end_order)
-        self._last_ended = end_order[-1] if end_order else None
 
     def _add_trial(self, trial_id: str, row: tuple[str, int]) -> None:
         config_id, rung = row
