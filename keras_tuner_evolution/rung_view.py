@@ -102,10 +102,6 @@ class RungView:
             return self.family_results
         return self.bracket_results
 
-    def without_families(self) -> RungView:
-        """This view with its promotion groups by bracket only (as built with no `family`)."""
-        return dataclasses.replace(self, use_families=False)
-
     def families_alike(self) -> bool | None:
         """`fidelity.families_learn_alike` of the results (which needs `family`).
 
@@ -132,6 +128,7 @@ class RungView:
         seen, ended = len(self.rows), self._ended
         if len(trials) < seen or len(end_order) < ended:
             return False
+        # A removal shifts the ids read: `_ended_ids` alone would not see it.
         if ended and end_order[ended - 1] != self._last_ended:
             return False
         self._add_trials(trials, fidelity_rows, len(trials) - seen)

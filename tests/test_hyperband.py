@@ -208,7 +208,7 @@ def view_data(view):
 
 
 def test_a_view_without_families_is_the_view_built_without_them(tmp_path):
-    """`RungView.without_families` (what "auto" switches to) equals a view built with no
+    """A view with `use_families` off (what "auto" switches to) equals a view built with no
     family, field for field: one pass serves both groupings."""
     from keras_tuner_evolution.rung_view import RungView
 
@@ -221,8 +221,9 @@ def test_a_view_without_families_is_the_view_built_without_them(tmp_path):
         ("'linear'",),
         ("'mlp'",),
     }
-    assert view_data(grouped.without_families()) == view_data(plain)
-    assert set(plain.group_results) == {(bracket, ()) for bracket, _ in grouped.group_results}
+    grouped.use_families = False
+    assert view_data(grouped) == view_data(plain)
+    assert set(plain.group_results) == {(bracket, ()) for bracket, _ in grouped.family_results}
 
 
 @pytest.mark.parametrize("workers", [1, 3])
