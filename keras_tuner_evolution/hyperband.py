@@ -21,6 +21,7 @@ from keras_tuner.engine.trial import TrialStatus
 from keras_tuner_evolution import fidelity, persistence
 from keras_tuner_evolution import scores as scores_lib
 from keras_tuner_evolution import space as space_lib
+from keras_tuner_evolution._keras_tuner import synchronized_reader
 from keras_tuner_evolution.checks import check_bool, check_int
 from keras_tuner_evolution.config import (
     EvolutionConfig,
@@ -311,6 +312,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             for _, score in rung_results
         )
 
+    @synchronized_reader
     def epochs_spent(self) -> int:
         """Epochs handed out so far (running trials included; a promotion pays its extra)."""
         return self._view().spent
@@ -463,14 +465,12 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
     def _rung_of(self, trial_id: str) -> int:
         return self.fidelity.get(trial_id, [trial_id, 0])[1]
 
-    @property
-    def history(self) -> History:
+    def _history(self) -> History:
         """The History of configurations: each scored at its highest rung, with those epochs.
 
         The lineage of a configuration also lists its trials by epochs (`"trials"`), the
         epochs of its score (`"epochs"`) and which trial each promotion continued.
         """
-        self._sync()
         raw = self.engine.history(self.objective_name)
         highest = self._highest()
         trials_by_config: dict[str, dict[str, str]] = {}

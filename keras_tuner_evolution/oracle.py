@@ -20,7 +20,7 @@ from keras_tuner.engine.trial import TrialStatus
 
 from keras_tuner_evolution import persistence, stopping, warm_start
 from keras_tuner_evolution import space as space_lib
-from keras_tuner_evolution._keras_tuner import DurableOracle
+from keras_tuner_evolution._keras_tuner import DurableOracle, synchronized_reader
 from keras_tuner_evolution.checks import check_int
 from keras_tuner_evolution.config import (
     EvolutionConfig,
@@ -318,9 +318,13 @@ class EvolutionaryOracle(DurableOracle):
     # Public snapshot -------------------------------------------------------------------------
 
     @property
+    @synchronized_reader
     def history(self) -> History:
-        """The `History` of this search so far."""
+        """The `History` of this search so far (under the oracle's lock: any thread may ask)."""
         self._sync()
+        return self._history()
+
+    def _history(self) -> History:
         return self.engine.history(self.objective_name)
 
     @property
@@ -352,6 +356,7 @@ class EvolutionaryOracle(DurableOracle):
         """Why the search stopped (a key of `stopping.STOP_MESSAGES`), None while it runs."""
         return self.engine.stop_reason
 
+    @synchronized_reader
     def trial_score(self, trial_id: str) -> float | None:
         """The score of a completed trial (or of a warm-started one), None otherwise."""
         self._sync()

@@ -644,3 +644,97 @@ def test_a_resume_removes_the_temporary_files_of_killed_writes(tmp_path):
     assert not any(path.exists() for path in stale)
     assert fresh.exists()  # may belong to a write still running in another process
     assert len([t for t in oracle.trials.values() if t.status == "COMPLETED"]) == 8
+
+
+def _reader_oracle(kind, tmp_path):
+    space = mixed_space()
+    objective = kt.Objective("score", "max")
+    if kind == "evolution":
+        oracle = kte.EvolutionaryOracle(objective=objective, hyperparameters=space, seed=0)
+    else:
+        oracle = kte.EvolutionaryHyperbandOracle(
+            objective=objective, hyperparameters=space, seed=0, max_epochs=9
+        )
+    oracle._set_project_dir(str(tmp_path), "p")
+    oracle.verbose = 0
+    trial = oracle.create_trial("tuner0")  # one result, so the readers have work to do
+    oracle.update_trial(trial.trial_id, {"score": 1.0})
+    trial.status = TrialStatus.COMPLETED
+    oracle.end_trial(trial)
+    return oracle, trial.trial_id
+
+
+READERS = {
+    "history": lambda oracle, trial_id: oracle.history,
+    "trial_score": lambda oracle, trial_id: oracle.trial_score(trial_id),
+    "epochs_spent": lambda oracle, trial_id: oracle.epochs_spent(),
+}
+
+
+@pytest.mark.parametrize(
+    "kind, reader",
+    # EvolutionaryHyperbandOracle.trial_score only looks a trial up: nothing to wait for.
+    [("evolution", "history"), ("evolution", "trial_score")]
+    + [("hyperband", "history"), ("hyperband", "epochs_spent")],
+)
+def test_reading_the_search_waits_for_a_request_in_progress(kind, reader, tmp_path):
+    """A progress bar or a user's thread that reads the search while a worker's request is
+    being answered waits for it: reading tells the engine new results, which is writing."""
+    oracle, trial_id = _reader_oracle(kind, tmp_path)
+    entered, release = threading.Event(), threading.Event()
+    populate = oracle.populate_space
+
+    def slow_populate(new_id):
+        entered.set()
+        release.wait(10)
+        return populate(new_id)
+
+    oracle.populate_space = slow_populate
+    request = threading.Thread(target=oracle.create_trial, args=("tuner1",))
+    request.start()
+    assert entered.wait(10)
+    read = []
+    reading = threading.Thread(target=lambda: read.append(READERS[reader](oracle, trial_id)))
+    reading.start()
+    reading.join(0.3)
+    assert reading.is_alive() and read == [], "the reader did not wait for the request"
+    release.set()
+    request.join(10)
+    reading.join(10)
+    assert len(read) == 1 and not reading.is_alive()
+
+
+@pytest.mark.parametrize("kind", ["evolution", "hyperband"])
+def test_a_reader_that_raises_frees_the_lock_it_took_and_only_that(kind, tmp_path, monkeypatch):
+    """`keras_tuner.synchronized` alone would keep the lock after an exception, and every later
+    request of the workers would wait forever; an outer call's lock stays held."""
+    oracle, _ = _reader_oracle(kind, tmp_path)
+
+    def broken_sync():
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(oracle, "_sync", broken_sync)
+    with pytest.raises(RuntimeError, match="broken"):
+        _ = oracle.history
+    created = []
+    other = threading.Thread(target=lambda: created.append(oracle.create_trial("tuner1")))
+    monkeypatch.undo()
+    other.start()
+    other.join(10)
+    assert created and not other.is_alive(), "the lock stayed held after the reader raised"
+
+    def outer(the_oracle):
+        monkeypatch.setattr(the_oracle, "_sync", broken_sync)
+        with pytest.raises(RuntimeError):
+            _ = the_oracle.history
+        monkeypatch.undo()
+        waited = []
+        probe = threading.Thread(target=lambda: waited.append(oracle.history))
+        probe.start()
+        probe.join(0.3)
+        assert probe.is_alive(), "the reader freed the lock its caller held"
+        return probe
+
+    probe = kt.synchronized(outer)(oracle)  # releases the outer lock without an error
+    probe.join(10)
+    assert not probe.is_alive()
