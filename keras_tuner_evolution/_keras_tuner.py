@@ -11,14 +11,12 @@ GPU for itself, never imports it (the environment names live in `distribute.envi
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
 import os
 import threading
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import keras_tuner
@@ -80,32 +78,6 @@ def release_leaked_lock(oracle: Any) -> None:
     if oracle_module.THREADS[oracle] == threading.current_thread().name:
         oracle_module.THREADS[oracle] = None
         oracle_module.LOCKS[oracle].release()
-
-
-def synchronized_reader(method: Callable) -> Callable:
-    """`keras_tuner.synchronized` for a public method that reads the oracle from any thread.
-
-    Reading the search (`history`, `trial_score`, ...) first tells the engine the results it
-    has not heard yet, which changes the oracle's state: without the lock a progress bar or a
-    user's thread could do so while a worker's request does too. Unlike the bare decorator
-    this keeps the method's name and docstring, and when the method raises it releases the
-    lock it took (`release_leaked_lock`), never one an outer call of this thread holds.
-    """
-    from keras_tuner.src.engine import oracle as oracle_module
-
-    locked = keras_tuner.synchronized(method)
-
-    @functools.wraps(method)
-    def call(oracle: Any, *args: Any, **kwargs: Any) -> Any:
-        held = oracle_module.THREADS[oracle] == threading.current_thread().name
-        try:
-            return locked(oracle, *args, **kwargs)
-        except BaseException:
-            if not held:
-                release_leaked_lock(oracle)
-            raise
-
-    return call
 
 
 def override_compile_args(tuner: Any, model: Any) -> None:

@@ -1,15 +1,19 @@
-"""`DeferredSync`: an oracle's results forced to disk after its lock is released.
+"""The oracle's lock: results forced to disk after it is released, and readers under it.
 
 Keras Tuner serialises every request of every worker on one lock per oracle. A finished
 trial's files must be on disk before its worker hears back (so a power cut loses no result),
 but nothing requires the other workers to wait for that disk: the writes stay under the lock,
-the fsyncs run after it, still before `end_trial` returns.
+the fsyncs run after it, still before `end_trial` returns (`DeferredSync`). Reading the
+search from another thread takes the lock too (`synchronized_reader`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import keras_tuner
 
@@ -81,3 +85,32 @@ class DeferredSync:
                 paths, self._deferred_paths = self._deferred_paths, set()
             for path in sorted(paths):
                 persistence.sync_to_disk(path)
+
+
+def synchronized_reader(method: Callable) -> Callable:
+    """`keras_tuner.synchronized` for a public method that reads the oracle from any thread.
+
+    Reading the search (`history`, `trial_score`, ...) first tells the engine the results it
+    has not heard yet, which changes the oracle's state: without the lock a progress bar or a
+    user's thread could do so while a worker's request does too. Unlike the bare decorator
+    this keeps the method's name and docstring, and an exception is raised only after the
+    lock is released: Keras Tuner's decorator has no try/finally (1.4.x), so an exception
+    inside it would keep the lock, and every later request would wait forever.
+    """
+
+    def caught(oracle: Any, *args: Any, **kwargs: Any) -> tuple[Any, BaseException | None]:
+        try:
+            return method(oracle, *args, **kwargs), None
+        except BaseException as error:  # raised again below, outside the lock
+            return None, error
+
+    locked = keras_tuner.synchronized(caught)
+
+    @functools.wraps(method)
+    def call(oracle: Any, *args: Any, **kwargs: Any) -> Any:
+        value, error = locked(oracle, *args, **kwargs)
+        if error is not None:
+            raise error
+        return value
+
+    return call

@@ -21,12 +21,12 @@ from keras_tuner.engine.trial import TrialStatus
 from keras_tuner_evolution import fidelity, persistence
 from keras_tuner_evolution import scores as scores_lib
 from keras_tuner_evolution import space as space_lib
-from keras_tuner_evolution._keras_tuner import synchronized_reader
 from keras_tuner_evolution.checks import check_bool, check_int
 from keras_tuner_evolution.config import (
     EvolutionConfig,
     default_population_size,
 )
+from keras_tuner_evolution.durability import synchronized_reader
 from keras_tuner_evolution.engine import IDLE, RUN, STOP, Decision
 from keras_tuner_evolution.history import Generation, History, id_order
 from keras_tuner_evolution.oracle import EvolutionaryOracle, make_config

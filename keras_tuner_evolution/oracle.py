@@ -20,13 +20,14 @@ from keras_tuner.engine.trial import TrialStatus
 
 from keras_tuner_evolution import persistence, stopping, warm_start
 from keras_tuner_evolution import space as space_lib
-from keras_tuner_evolution._keras_tuner import DurableOracle, synchronized_reader
+from keras_tuner_evolution._keras_tuner import DurableOracle
 from keras_tuner_evolution.checks import check_int
 from keras_tuner_evolution.config import (
     EvolutionConfig,
     default_population_size,  # noqa: F401 (0.1.0 imported it from here)
     resolve_count,  # noqa: F401 (0.1.0 imported it from here)
 )
+from keras_tuner_evolution.durability import synchronized_reader
 from keras_tuner_evolution.engine import IDLE, STOP, Decision, Evolution
 from keras_tuner_evolution.history import HISTORY_FILE, History
 
