@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import os
-import threading
 import warnings
 from typing import Any
 
@@ -64,20 +63,6 @@ def grpc_modules() -> tuple[Any, Any]:
     from keras_tuner.src.distribute import oracle_chief
 
     return protos, oracle_chief
-
-
-def release_leaked_lock(oracle: Any) -> None:
-    """Releases the oracle's lock if this thread still holds it after an exception.
-
-    `keras_tuner.synchronized` keeps its locks in the module globals `LOCKS` and `THREADS` of
-    `keras_tuner.src.engine.oracle` and has no try/finally (1.4.x): an exception inside a
-    synchronized call leaves the lock held, and every later call would wait on it forever.
-    """
-    from keras_tuner.src.engine import oracle as oracle_module
-
-    if oracle_module.THREADS[oracle] == threading.current_thread().name:
-        oracle_module.THREADS[oracle] = None
-        oracle_module.LOCKS[oracle].release()
 
 
 def override_compile_args(tuner: Any, model: Any) -> None:

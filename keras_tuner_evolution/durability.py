@@ -1,10 +1,11 @@
-"""The oracle's lock: results forced to disk after it is released, and readers under it.
+"""The oracle's lock: results forced to disk after it is released, and freed by an exception.
 
 Keras Tuner serialises every request of every worker on one lock per oracle. A finished
 trial's files must be on disk before its worker hears back (so a power cut loses no result),
 but nothing requires the other workers to wait for that disk: the writes stay under the lock,
-the fsyncs run after it, still before `end_trial` returns (`DeferredSync`). Reading the
-search from another thread takes the lock too (`synchronized_reader`).
+the fsyncs run after it, still before `end_trial` returns (`DeferredSync`). Every method of
+the package that takes the lock, readers of the search included, takes it with `synchronized`,
+which frees it when the method raises.
 """
 
 from __future__ import annotations
@@ -18,6 +19,36 @@ from typing import Any
 import keras_tuner
 
 from keras_tuner_evolution import persistence
+
+
+def synchronized(method: Callable) -> Callable:
+    """`keras_tuner.synchronized`, with the lock released before an exception is raised.
+
+    Keras Tuner's decorator has no try/finally (1.4.x): a request that raises under it (a
+    metric missing from `update_trial`, "too many consecutive failures" from `end_trial`, a
+    failing `populate_space`) keeps the lock, and the next call from any other thread (a
+    worker's request, a progress bar reading `history`) waits forever. Here the exception is
+    caught inside the lock and raised again once the lock is released; a call nested in
+    another synchronized call of the same thread leaves the outer call's lock held, as Keras
+    Tuner's does. Unlike the bare decorator this keeps the method's name and docstring.
+    """
+
+    def caught(oracle: Any, *args: Any, **kwargs: Any) -> tuple[Any, BaseException | None]:
+        try:
+            return method(oracle, *args, **kwargs), None
+        except BaseException as error:  # raised again below, outside the lock
+            return None, error
+
+    locked = keras_tuner.synchronized(caught)
+
+    @functools.wraps(method)
+    def call(oracle: Any, *args: Any, **kwargs: Any) -> Any:
+        value, error = locked(oracle, *args, **kwargs)
+        if error is not None:
+            raise error
+        return value
+
+    return call
 
 
 class DeferredSync:
@@ -42,9 +73,11 @@ class DeferredSync:
         requests no longer wait for the disk: on a loopback load test with 16 workers, the
         fsyncs were 7 of the 13 ms that each trial held the lock.
         """
-        self._end_trial_under_lock(trial)
-        if not getattr(self._outer, "depth", 0):
-            self._sync_deferred()
+        try:
+            self._end_trial_under_lock(trial)
+        finally:  # what it wrote before it raised is on disk too
+            if not getattr(self._outer, "depth", 0):
+                self._sync_deferred()
 
     @contextlib.contextmanager
     def syncing_after(self):
@@ -62,7 +95,7 @@ class DeferredSync:
             if not self._outer.depth:
                 self._sync_deferred()
 
-    @keras_tuner.synchronized
+    @synchronized
     def _end_trial_under_lock(self, trial) -> None:
         self._deferring_sync = True
         try:
@@ -85,32 +118,3 @@ class DeferredSync:
                 paths, self._deferred_paths = self._deferred_paths, set()
             for path in sorted(paths):
                 persistence.sync_to_disk(path)
-
-
-def synchronized_reader(method: Callable) -> Callable:
-    """`keras_tuner.synchronized` for a public method that reads the oracle from any thread.
-
-    Reading the search (`history`, `trial_score`, ...) first tells the engine the results it
-    has not heard yet, which changes the oracle's state: without the lock a progress bar or a
-    user's thread could do so while a worker's request does too. Unlike the bare decorator
-    this keeps the method's name and docstring, and an exception is raised only after the
-    lock is released: Keras Tuner's decorator has no try/finally (1.4.x), so an exception
-    inside it would keep the lock, and every later request would wait forever.
-    """
-
-    def caught(oracle: Any, *args: Any, **kwargs: Any) -> tuple[Any, BaseException | None]:
-        try:
-            return method(oracle, *args, **kwargs), None
-        except BaseException as error:  # raised again below, outside the lock
-            return None, error
-
-    locked = keras_tuner.synchronized(caught)
-
-    @functools.wraps(method)
-    def call(oracle: Any, *args: Any, **kwargs: Any) -> Any:
-        value, error = locked(oracle, *args, **kwargs)
-        if error is not None:
-            raise error
-        return value
-
-    return call

@@ -26,7 +26,7 @@ from keras_tuner_evolution.config import (
     EvolutionConfig,
     default_population_size,
 )
-from keras_tuner_evolution.durability import synchronized_reader
+from keras_tuner_evolution.durability import synchronized
 from keras_tuner_evolution.engine import IDLE, RUN, STOP, Decision
 from keras_tuner_evolution.history import Generation, History, id_order
 from keras_tuner_evolution.oracle import EvolutionaryOracle, make_config
@@ -312,7 +312,7 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             for _, score in rung_results
         )
 
-    @synchronized_reader
+    @synchronized
     def epochs_spent(self) -> int:
         """Epochs handed out so far (running trials included; a promotion pays its extra)."""
         return self._view().spent

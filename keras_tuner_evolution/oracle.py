@@ -14,7 +14,6 @@ import os
 import time
 from typing import Any
 
-import keras_tuner
 from keras_tuner import HyperParameters
 from keras_tuner.engine.trial import TrialStatus
 
@@ -27,7 +26,7 @@ from keras_tuner_evolution.config import (
     default_population_size,  # noqa: F401 (0.1.0 imported it from here)
     resolve_count,  # noqa: F401 (0.1.0 imported it from here)
 )
-from keras_tuner_evolution.durability import synchronized_reader
+from keras_tuner_evolution.durability import synchronized
 from keras_tuner_evolution.engine import IDLE, STOP, Decision, Evolution
 from keras_tuner_evolution.history import HISTORY_FILE, History
 
@@ -154,7 +153,7 @@ class EvolutionaryOracle(DurableOracle):
             time.sleep(IDLE_WAIT)
         return trial
 
-    @keras_tuner.synchronized
+    @synchronized
     def _create_trial_locked(self, tuner_id: str):
         trial = super().create_trial(tuner_id)
         if trial.status == TrialStatus.STOPPED:
@@ -164,7 +163,13 @@ class EvolutionaryOracle(DurableOracle):
             self.flush_history()
         return trial
 
-    @keras_tuner.synchronized
+    @synchronized
+    def update_trial(self, trial_id: str, metrics: dict[str, float], step: int = 0):
+        """Keras Tuner's `update_trial`; one that raises (a metric missing from `metrics`, say)
+        frees the oracle's lock first (`durability.synchronized`)."""
+        return super().update_trial(trial_id, metrics, step=step)
+
+    @synchronized
     def update_space(self, hyperparameters) -> None:
         before = len(self.hyperparameters.space)
         super().update_space(hyperparameters)
@@ -319,7 +324,7 @@ class EvolutionaryOracle(DurableOracle):
     # Public snapshot -------------------------------------------------------------------------
 
     @property
-    @synchronized_reader
+    @synchronized
     def history(self) -> History:
         """The `History` of this search so far (under the oracle's lock: any thread may ask)."""
         self._sync()
@@ -357,7 +362,7 @@ class EvolutionaryOracle(DurableOracle):
         """Why the search stopped (a key of `stopping.STOP_MESSAGES`), None while it runs."""
         return self.engine.stop_reason
 
-    @synchronized_reader
+    @synchronized
     def trial_score(self, trial_id: str) -> float | None:
         """The score of a completed trial (or of a warm-started one), None otherwise."""
         self._sync()

@@ -738,3 +738,87 @@ def test_a_reader_that_raises_frees_the_lock_it_took_and_only_that(kind, tmp_pat
     probe = kt.synchronized(outer)(oracle)  # releases the outer lock without an error
     probe.join(10)
     assert not probe.is_alive()
+
+
+def _fail_create(oracle, monkeypatch):
+    def broken_populate(trial_id):
+        raise RuntimeError("populate_space broke")
+
+    monkeypatch.setattr(oracle, "populate_space", broken_populate)
+    oracle.create_trial("tuner1")
+
+
+def _fail_update(oracle, monkeypatch):
+    trial = oracle.create_trial("tuner1")
+    oracle.update_trial(trial.trial_id, {"not_the_objective": 1.0})  # Keras Tuner's check
+
+
+def _fail_end(oracle, monkeypatch):
+    oracle.max_consecutive_failed_trials = 1  # Keras Tuner's end_trial raises at the limit
+    trial = oracle.create_trial("tuner1")
+    trial.status = TrialStatus.FAILED
+    trial.message = "the model broke"
+    oracle.end_trial(trial)
+
+
+def _fail_update_space(oracle, monkeypatch):
+    def broken_update_space(self, hyperparameters):
+        raise RuntimeError("update_space broke")
+
+    monkeypatch.setattr(kt.Oracle, "update_space", broken_update_space)
+    oracle.update_space(kt.HyperParameters())
+
+
+FAILING_REQUESTS = {
+    "create_trial": (_fail_create, RuntimeError, "populate_space broke"),
+    "update_trial": (_fail_update, ValueError, "not_the_objective"),
+    "end_trial": (_fail_end, RuntimeError, "consecutive failures"),
+    "update_space": (_fail_update_space, RuntimeError, "update_space broke"),
+}
+
+
+@pytest.mark.parametrize("kind", ["evolution", "hyperband"])
+@pytest.mark.parametrize("request_name", sorted(FAILING_REQUESTS))
+def test_a_request_that_raises_frees_the_lock_for_the_other_threads(
+    kind, request_name, tmp_path, monkeypatch
+):
+    """Keras Tuner's `synchronized` keeps the oracle's lock when a request raises under it: a
+    progress bar or another worker's thread would then wait forever. The error still reaches
+    the caller, and the oracle answers other threads afterwards."""
+    oracle, _ = _reader_oracle(kind, tmp_path)
+    fail, error_type, message = FAILING_REQUESTS[request_name]
+    with pytest.raises(error_type, match=message):
+        fail(oracle, monkeypatch)
+    monkeypatch.undo()
+    answers = []
+
+    def other_thread():
+        answers.append(oracle.history)
+        answers.append(oracle.create_trial("tuner2"))
+
+    thread = threading.Thread(target=other_thread, daemon=True)  # daemon: never hangs pytest
+    thread.start()
+    thread.join(10)
+    assert len(answers) == 2, f"the lock stayed held after {request_name} raised"
+    assert answers[1].status == TrialStatus.RUNNING
+
+
+def test_an_end_trial_that_raises_after_its_writes_still_forces_them_to_disk(tmp_path, monkeypatch):
+    """The fsyncs of `end_trial` wait until the lock is released; an exception raised after
+    the writes (here by the display, the last thing Keras Tuner's `end_trial` does) must not
+    leave the result on disk unforced."""
+    oracle, _ = _reader_oracle("evolution", tmp_path)
+    trial = oracle.create_trial("tuner1")
+    oracle.update_trial(trial.trial_id, {"score": 2.0})
+    synced = []
+    monkeypatch.setattr(persistence, "sync_to_disk", lambda path: synced.append(path))
+
+    def broken_display(trial):
+        raise RuntimeError("display broke")
+
+    monkeypatch.setattr(oracle._display, "on_trial_end", broken_display)
+    trial.status = TrialStatus.COMPLETED
+    with pytest.raises(RuntimeError, match="display broke"):
+        oracle.end_trial(trial)
+    names = sorted(os.path.relpath(path, tmp_path) for path in synced)
+    assert names == ["p/oracle.json", f"p/trial_{trial.trial_id}/trial.json"]

@@ -28,7 +28,6 @@ import time); `keras_tuner_evolution.distribute` loads it on first use.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import signal
@@ -49,6 +48,7 @@ from keras_tuner_evolution.distribute.environment import (
     seconds,
 )
 from keras_tuner_evolution.distribute.signals import Signals
+from keras_tuner_evolution.durability import synchronized
 from keras_tuner_evolution.progress import OracleProgress, search_state
 
 __all__ = [
@@ -85,8 +85,7 @@ def snapshot(oracle: keras_tuner.Oracle) -> dict[str, Any]:
     return search_state(oracle)
 
 
-# `keras_tuner.synchronized` keeps no name or docstring: copied back for help() and docs.
-snapshot = functools.wraps(snapshot)(keras_tuner.synchronized(snapshot))
+snapshot = synchronized(snapshot)
 
 
 def serve(tuner: keras_tuner.Tuner, verbose: Any = None) -> None:
@@ -221,10 +220,9 @@ def _make_servicer(oracle: keras_tuner.Oracle) -> Any:
                 )
 
         def _failed(self, error: BaseException) -> None:
+            # The oracle's lock is free again (`durability.synchronized`): the serving loop
+            # sees the error and stops.
             self.error = error
-            # `keras_tuner.synchronized` has no try/finally: without this the chief's serving
-            # loop would wait on the lock forever.
-            _keras_tuner.release_leaked_lock(self.oracle)
 
     return Servicer(oracle)
 
@@ -254,7 +252,7 @@ class Leases:
         return _release(oracle, silent, self.seen) if silent else []
 
 
-@keras_tuner.synchronized
+@synchronized
 def _release(
     oracle: keras_tuner.Oracle, tuner_ids: list[str], seen: dict[str, float]
 ) -> list[tuple[str, str | None]]:
@@ -266,7 +264,7 @@ def _release(
     return released
 
 
-@keras_tuner.synchronized
+@synchronized
 def _once(oracle: keras_tuner.Oracle, trial_id: str, method: Any, request: Any, context: Any):
     """Runs `method` (EndTrial or UpdateTrial) only while the trial is running, atomically."""
     if any(trial.trial_id == trial_id for trial in oracle.ongoing_trials.values()):
