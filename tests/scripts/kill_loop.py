@@ -21,7 +21,10 @@ runs in ``DIRECTORY/clean``. Everything goes to ``DIRECTORY/report.json``; the o
 every call (start and end) to ``DIRECTORY/calls.jsonl``, an append-only file.
 
 ``--plain`` runs Keras Tuner's own `RandomSearch` machinery (a `keras_tuner.Tuner` with a
-`RandomSearch` oracle) instead, with only ``timer`` kills: the hole this package closes.
+`RandomSearch` oracle) instead, with ``write`` kills only, aimed at Keras Tuner's own state
+writes (it truncates the file, then writes: the kill lands with half of the text written), the
+hole this package closes. Aimed, so that the damage does not depend on a timer landing inside
+a write by luck.
 """
 
 from __future__ import annotations
@@ -137,6 +140,22 @@ def run_search(directory: str, session: int, plan: dict, plain: bool) -> None:
 
         Evolution._start_generation = planned
 
+    if plain and plan.get("mode") == "write":
+        from keras_tuner.src import utils as kt_utils
+
+        save_json = kt_utils.save_json
+
+        def dying_save_json(path, obj):
+            if not hit("write"):
+                return save_json(path, obj)
+            text = json.dumps(obj)
+            with open(path, "w") as handle:  # in place, as Keras Tuner writes (`save_json`)
+                handle.write(text[: len(text) // 2])
+                handle.flush()
+                die()
+
+        kt_utils.save_json = dying_save_json
+
     objective = kt.Objective("score", "max")
     if plain:
         oracle = kt.oracles.RandomSearchOracle(objective=objective, max_trials=MAX_TRIALS, seed=3)
@@ -230,7 +249,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     sessions = []
     for session in range(args.kills):
-        mode = "timer" if args.plain else rng.choice(MODES)
+        mode = "write" if args.plain else rng.choice(MODES)
         plan = {"mode": mode}
         if mode == "timer":
             plan["delay"] = rng.uniform(0.02, 0.3)
