@@ -26,6 +26,7 @@ from keras_tuner.engine.tuner import maybe_distribute
 from keras_tuner_evolution import persistence
 from keras_tuner_evolution import space as space_lib
 from keras_tuner_evolution.durability import DeferredSync
+from keras_tuner_evolution.space_copy import FastCopySearchSpace
 
 logger = logging.getLogger("keras_tuner_evolution")
 
@@ -219,7 +220,7 @@ def release_trial(oracle: Any, tuner_id: str) -> str | None:
 # The oracle base: durable files, a robust reload -----------------------------------------
 
 
-class DurableOracle(DeferredSync, keras_tuner.Oracle):
+class DurableOracle(DeferredSync, FastCopySearchSpace, keras_tuner.Oracle):
     """A `keras_tuner.Oracle` whose files survive a crash at any moment (keras-tuner 1.4.x).
 
     Overrides these private hooks of `keras_tuner.Oracle`:
@@ -229,6 +230,9 @@ class DurableOracle(DeferredSync, keras_tuner.Oracle):
     - `_record_values`: Keras Tuner calls `HyperParameters.ensure_active_values()` there, which
       drops the value of a name declared under several conditional scopes.
     - `reload`: unreadable trial files are reported and their trials run again; see `reload`.
+
+    Its search space copies itself for every new trial without Keras' deserializer
+    (`space_copy.FastCopySearchSpace`).
 
     Subclasses write their own state with `state_json()` and may name where the values of a
     trial whose file was lost are kept, with `lost_trial_values(state)`.
