@@ -83,7 +83,7 @@ def _check_config(config: EvolutionConfig) -> None:
 
 # Defaults that differ from `EvolutionaryOracle`'s: the Latin generation 0 and the bolder
 # mutation that help the fixed-epoch evolution made this oracle worse on the multi-fidelity
-# benchmark. The guidance is on, as there, but learns from full trainings only
+# benchmark. The guidance is on, as there, but learns from the top two rungs only
 # (`_guidance_results`; docs/multi_fidelity.md, "Guided by full trainings").
 BREEDING_DEFAULTS = {"initial_sampling": "random", "guidance": "density", "mutation_rate": 0.1}
 
@@ -140,9 +140,9 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             defaults differ from `EvolutionaryOracle`'s (`BREEDING_DEFAULTS`):
             `initial_sampling="random"` and `mutation_rate=0.1`, which did better here on the
             multi-fidelity benchmark. The guidance (`"density"`, as there) learns from the
-            raw scores of full trainings only (`_guidance_results`), never from rank fitness
-            or shorter trainings; until `max_epochs` has a result per hyperparameter and one
-            more there is no model, and one child is bred per slot, as without guidance.
+            raw scores of full trainings (`_guidance_results`; the rung below while those
+            are too few), never from rank fitness or lower rungs; until one of the two has a
+            result per hyperparameter and one more, one child is bred per slot (no model).
             A `population_size` chosen from the budget (None) is that of `EvolutionaryOracle`
             for the `n` new configurations the budget buys, but at least
             `min(MIN_POPULATION, n // 3)`: 8 once the budget buys three generations of 8.
@@ -394,16 +394,18 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
 
     def _guidance_results(self) -> tuple[list[str], list[float], str]:
         """What the guidance model learns from: the raw scores of the top rung (`max_epochs`)
-        once it has a result per hyperparameter and one more; none until then.
+        once it has a result per hyperparameter and one more; until then those of the rung
+        below it if it has as many; none before that.
 
         Why: short trainings mislead (slow starters, learning rates that start fast and end
         low), and a model of them steers every child towards fast starters, as BOHB's rule
-        (the highest rung with enough results) did (docs/multi_fidelity.md). Promotions and
-        rank fitness still use every rung.
+        (the highest rung with enough results, the lowest included) did. The rung below the
+        top lets the model start sooner, and won more searches than it lost
+        (docs/multi_fidelity.md). Promotions and rank fitness still use every rung.
         """
         need = max(len(self.hyperparameters.space) + 1, self.engine.guidance.min_scored)
-        top = self._view().results[-1]
-        chosen = top if len(top) >= need else []
+        top_two = self._view().results[:-3:-1]  # the top rung first
+        chosen = next((rung for rung in top_two if len(rung) >= need), [])
         known = [(config, score) for config, score in chosen if config in self.engine.genomes]
         return [c for c, _ in known], [s for _, s in known], self.objective.direction
 
