@@ -21,7 +21,7 @@ from keras_tuner.engine.trial import TrialStatus
 from keras_tuner_evolution import fidelity, persistence
 from keras_tuner_evolution import scores as scores_lib
 from keras_tuner_evolution import space as space_lib
-from keras_tuner_evolution.checks import check_bool, check_int
+from keras_tuner_evolution.checks import check_bool
 from keras_tuner_evolution.config import (
     EvolutionConfig,
     default_population_size,
@@ -29,56 +29,12 @@ from keras_tuner_evolution.config import (
 from keras_tuner_evolution.durability import synchronized
 from keras_tuner_evolution.engine import IDLE, RUN, STOP, Decision
 from keras_tuner_evolution.history import Generation, History, id_order
+from keras_tuner_evolution.hyperband_checks import check_arguments, check_config
 from keras_tuner_evolution.oracle import EvolutionaryOracle, make_config
 from keras_tuner_evolution.rung_view import RungView
 from keras_tuner_evolution.scores import at_least
 
 logger = logging.getLogger("keras_tuner_evolution")
-
-
-def _check_arguments(
-    max_epochs, factor, iterations, min_epochs, max_epochs_total, brackets
-) -> None:
-    check_int(max_epochs, "max_epochs", 1)
-    check_int(factor, "factor", 2)
-    check_int(iterations, "hyperband_iterations", 1)
-    check_int(min_epochs, "min_epochs", 1)
-    if min_epochs > max_epochs:
-        raise ValueError(
-            f"`min_epochs` must be in [1, max_epochs] = [1, {max_epochs}], got {min_epochs!r}."
-        )
-    check_int(max_epochs_total, "max_epochs_total", 1, allow_none=True)
-    if max_epochs_total is not None:
-        one_bracket = fidelity.bracket_epochs(max_epochs, factor, min_epochs)
-        if max_epochs_total < one_bracket:
-            raise ValueError(
-                f"`max_epochs_total` must be at least the epochs of one successive-halving "
-                f"bracket ({one_bracket} for max_epochs={max_epochs}, factor={factor}, "
-                f"min_epochs={min_epochs}), got {max_epochs_total!r}."
-            )
-    check_int(brackets, "brackets", 1, allow_none=True)
-    rung_count = len(fidelity.rung_epochs(max_epochs, factor, min_epochs))
-    if brackets is not None and brackets > rung_count:
-        raise ValueError(
-            f"`brackets` must be in [1, {rung_count}] (the rungs of max_epochs={max_epochs}, "
-            f"factor={factor}, min_epochs={min_epochs}) or None for all, got {brackets!r}."
-        )
-
-
-def _check_config(config: EvolutionConfig) -> None:
-    """Rejects the evolution's arguments that have no meaning across epoch counts."""
-    if config.warm_start_from is not None:
-        raise ValueError(
-            "`warm_start_from` is not supported by EvolutionaryHyperband yet: an earlier "
-            "project's scores were measured at unknown epochs. Pass its best "
-            "configurations as `initial_population` instead."
-        )
-    if config.patience is not None:
-        raise ValueError(
-            "`patience` is not supported by EvolutionaryHyperband: scores of different "
-            "epoch counts make no single series. Use `max_epochs_total`, `max_trials`, "
-            "`max_search_time` or `goal`."
-        )
 
 
 # Defaults that differ from `EvolutionaryOracle`'s: the Latin generation 0 and the bolder
@@ -168,14 +124,14 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
         config: EvolutionConfig | None = None,
         **evolution: Any,
     ):
-        _check_arguments(
+        check_arguments(
             max_epochs, factor, hyperband_iterations, min_epochs, max_epochs_total, brackets
         )
         check_bool(promote_by_family, "promote_by_family", also=("auto",))
         self.promote_by_family = promote_by_family
         evolution = evolution if config is not None else {**BREEDING_DEFAULTS, **evolution}
         config = make_config(config, evolution, type(self).__name__)
-        _check_config(config)
+        check_config(config)
         self.max_epochs, self.factor, self.min_epochs = max_epochs, factor, min_epochs
         self.hyperband_iterations = hyperband_iterations
         self.rungs = fidelity.rung_epochs(max_epochs, factor, min_epochs)
