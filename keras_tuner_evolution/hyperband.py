@@ -39,9 +39,16 @@ logger = logging.getLogger("keras_tuner_evolution")
 
 # Defaults that differ from `EvolutionaryOracle`'s: the Latin generation 0 and the bolder
 # mutation that help the fixed-epoch evolution made this oracle worse on the multi-fidelity
-# benchmark. The guidance is on, as there, but learns from the top two rungs only
-# (`_guidance_results`; docs/multi_fidelity.md, "Guided by full trainings").
-BREEDING_DEFAULTS = {"initial_sampling": "random", "guidance": "density", "mutation_rate": 0.1}
+# benchmark. Breeders come from the fittest configurations of all time ("best"), not from the
+# last generation, whose new members mostly have a short training's score only when the next
+# generation is planned (docs/multi_fidelity.md, "Parents from the best of all time"). The
+# guidance is on, as there, but learns from the top two rungs only (`_guidance_results`).
+BREEDING_DEFAULTS = {
+    "initial_sampling": "random",
+    "guidance": "density",
+    "mutation_rate": 0.1,
+    "parent_pool": "best",
+}
 
 # The smallest population chosen from the budget (when it buys three generations): parents
 # picked on short, noisy trainings, 4 at a time, narrowed the search (`docs/multi_fidelity.md`).
@@ -92,9 +99,11 @@ class EvolutionaryHyperbandOracle(EvolutionaryOracle):
             results. A space without family genes is not affected.
         config: The evolution's arguments as one `EvolutionConfig` (instead of keywords).
         **evolution: The evolution's arguments (see `EvolutionConfig`); `patience` is not
-            supported here (scores of different epoch counts do not make one series). Two
+            supported here (scores of different epoch counts do not make one series). Three
             defaults differ from `EvolutionaryOracle`'s (`BREEDING_DEFAULTS`):
-            `initial_sampling="random"` and `mutation_rate=0.1`, which did better here on the
+            `initial_sampling="random"`, `mutation_rate=0.1` and `parent_pool="best"`
+            (breeders drawn from the `population_size` fittest configurations so far, by rank
+            fitness: those that earned the highest rungs), which did better here on the
             multi-fidelity benchmark. The guidance (`"density"`, as there) learns from the
             raw scores of full trainings (`_guidance_results`; the rung below while those
             are too few), never from rank fitness or lower rungs; until one of the two has a

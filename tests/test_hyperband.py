@@ -142,8 +142,16 @@ def family_curve(values, epochs):
 
 
 def family_search(tmp_path, name, promote_by_family):
+    # These tests are about promotions. The breeders are pinned to the last generation (the
+    # default before 2026-12-02 evening) to keep the trials these assertions were written on:
+    # whether a cnn is trained 27 epochs in a budget this small is a coin flip either way
+    # (10 of 20 seeds with "best" and with "generation", `promote_by_family=True`).
     oracle = make_oracle(
-        tmp_path, name=name, space=conditional_space(), promote_by_family=promote_by_family
+        tmp_path,
+        name=name,
+        space=conditional_space(),
+        promote_by_family=promote_by_family,
+        parent_pool="generation",
     )
     trials = []
     while (trial := step(oracle)) is not None:
@@ -708,10 +716,38 @@ def test_breeding_defaults_differ_from_the_fixed_epoch_oracle_and_can_be_overrid
     oracle = EvolutionaryHyperbandOracle(objective=kt.Objective("score", "max"), max_epochs=9)
     defaults = (oracle.initial_sampling, oracle.guidance, oracle.mutation_rate)
     assert defaults == ("random", "density", 0.1)
+    assert oracle.config.parent_pool == "best"
     unguided = EvolutionaryHyperbandOracle(
         objective=kt.Objective("score", "max"), max_epochs=9, guidance=None
     )
     assert unguided.guidance is None and unguided.initial_sampling == "random"
+
+
+def _breeders_from_outside_the_last_generation(oracle) -> list[str]:
+    plans = oracle.generation_plans
+    return [
+        breeder
+        for before, plan in zip(plans, plans[1:])
+        for breeder in plan["breeders"]
+        if breeder not in before["members"]
+    ]
+
+
+def test_breeders_come_from_the_fittest_of_all_time_by_default(tmp_path):
+    # When a generation is planned, most of the last one's new members have only a short
+    # training's score; the fittest of all time are those that earned the highest rungs.
+    oracle = make_oracle(tmp_path, max_epochs=9, max_epochs_total=900)
+    run(oracle)
+    highest = oracle._highest()
+    top = len(oracle.rungs) - 1
+    outside = _breeders_from_outside_the_last_generation(oracle)
+    assert outside and len(oracle.generation_plans) > 5
+    assert all(highest[breeder][0] == top for breeder in outside)
+    last_generation = make_oracle(
+        tmp_path, name="generation", max_epochs=9, max_epochs_total=900, parent_pool="generation"
+    )
+    run(last_generation)
+    assert _breeders_from_outside_the_last_generation(last_generation) == []
 
 
 def test_guidance_learns_from_full_trainings_or_the_rung_below_only(tmp_path):
