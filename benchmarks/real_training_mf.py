@@ -294,6 +294,16 @@ def _median(group: list[dict], key: str) -> float:
     return statistics.median(row[key] for row in group)
 
 
+def merge_rows(rows: list[dict], others: list[dict]) -> list[dict]:
+    """`rows` with `others` added; a search of `others` replaces one of `rows` with its key."""
+
+    def key(row: dict) -> tuple:
+        return row["method"], row["hypermodel"], row["budget"], row["seed"]
+
+    replaced = {key(row) for row in others}
+    return [row for row in rows if key(row) not in replaced] + list(others)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budgets", type=int, nargs="+", help="epoch budgets (48 200)")
@@ -349,9 +359,12 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.merge:  # searches of other runs, e.g. another method measured later
             with open(path, encoding="utf-8") as handle:
                 other = json.load(handle)
-            raw["rows"] += other["rows"]
+            raw["rows"] = merge_rows(raw["rows"], other["rows"])
             raw["command"] += f"` + `{other['command']}"
             raw["seconds"] += other["seconds"]
+        if args.merge:  # the report's raw results stay complete: --reuse alone rewrites it
+            with open(raw_path, "w", encoding="utf-8") as handle:
+                json.dump(raw, handle, indent=1)
         write(report(raw["rows"], raw), args.output)
         return 0
     command = "python benchmarks/real_training_mf.py" + "".join(

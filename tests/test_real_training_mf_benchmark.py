@@ -70,6 +70,16 @@ def test_report_names_the_target_and_merges_other_runs(bench, tmp_path, capsys):
     text = output.read_text()
     assert "- met: dense at 48 epochs, median 0.9500 vs Hyperband's 0.9200" in text
     assert "| 3 / 0 / 0 |" in text  # better on every seed
+    # The merged searches are saved with the report's raw results, so --reuse alone (and a
+    # second merge of a rerun, which replaces the searches it repeats) keeps them.
+    assert bench.main(["--reuse", "--output", str(output)]) == 0
+    assert output.read_text() == text
+    rerun = [_row("evolutionary_hyperband", "dense", 48, 1, 0.80)]
+    (tmp_path / "c.json").write_text(json.dumps({**raw, "rows": rerun}))
+    merge_rerun = ["--reuse", "--output", str(output), "--merge", str(tmp_path / "c.json")]
+    assert bench.main(merge_rerun) == 0
+    stored = json.loads((tmp_path / "a.json").read_text())["rows"]
+    assert len(stored) == 6 and rerun[0] in stored and rows[3] not in stored
     capsys.readouterr()
 
 
