@@ -208,7 +208,7 @@ def run_in_subprocess(job: tuple[str, str, int, int]) -> dict:
 
 def report(rows: list[dict], raw: dict) -> str:
     """The results as markdown; every figure comes from `rows`."""
-    run = {(r["method"], r["hypermodel"], r["budget"], r["seed"]): r for r in rows}
+    run = {search_key(r): r for r in rows}
     cells = sorted({(r["hypermodel"], r["budget"]) for r in rows}, key=lambda c: (c[0], c[1]))
     cells.sort(key=lambda c: HYPERMODELS.index(c[0]))
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
@@ -294,14 +294,22 @@ def _median(group: list[dict], key: str) -> float:
     return statistics.median(row[key] for row in group)
 
 
+def search_key(row: dict) -> tuple:
+    """What names one search: method, hypermodel, budget and seed."""
+    return row["method"], row["hypermodel"], row["budget"], row["seed"]
+
+
 def merge_rows(rows: list[dict], others: list[dict]) -> list[dict]:
     """`rows` with `others` added; a search of `others` replaces one of `rows` with its key."""
+    replaced = {search_key(row) for row in others}
+    return [row for row in rows if search_key(row) not in replaced] + list(others)
 
-    def key(row: dict) -> tuple:
-        return row["method"], row["hypermodel"], row["budget"], row["seed"]
 
-    replaced = {key(row) for row in others}
-    return [row for row in rows if key(row) not in replaced] + list(others)
+def save_raw(raw: dict, raw_path: str) -> None:
+    """Write a report's raw results (the file `--reuse` reads)."""
+    os.makedirs(os.path.dirname(raw_path), exist_ok=True)
+    with open(raw_path, "w", encoding="utf-8") as handle:
+        json.dump(raw, handle, indent=1)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -363,8 +371,7 @@ def main(argv: list[str] | None = None) -> int:
             raw["command"] += f"` + `{other['command']}"
             raw["seconds"] += other["seconds"]
         if args.merge:  # the report's raw results stay complete: --reuse alone rewrites it
-            with open(raw_path, "w", encoding="utf-8") as handle:
-                json.dump(raw, handle, indent=1)
+            save_raw(raw, raw_path)
         write(report(raw["rows"], raw), args.output)
         return 0
     command = "python benchmarks/real_training_mf.py" + "".join(
@@ -379,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     start, finished, lock = time.monotonic(), [], threading.Lock()
 
-    def save_raw() -> dict:
+    def save_progress() -> dict:
         raw = {
             "command": command,
             "seconds": time.monotonic() - start,
@@ -388,23 +395,21 @@ def main(argv: list[str] | None = None) -> int:
             "note": args.note,
             "rows": list(finished),
         }
-        os.makedirs(os.path.dirname(raw_path), exist_ok=True)
-        with open(raw_path, "w", encoding="utf-8") as handle:
-            json.dump(raw, handle, indent=1)
+        save_raw(raw, raw_path)
         return raw
 
     def one(job):
         row = run_in_subprocess(job)
         with lock:
             finished.append(row)
-            save_raw()
+            save_progress()
         print(f"{job}: best {row['best']:.4f} in {row['seconds']:.0f} s", flush=True)
         return row
 
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
         rows = list(pool.map(one, jobs))
     finished[:] = rows
-    raw = save_raw()
+    raw = save_progress()
     write(report(rows, raw), args.output)
     return 0
 
